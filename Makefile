@@ -1,0 +1,31 @@
+# Two commands on a fresh machine: `make run` (the studio) and `make test` (every test).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test bench clean
+
+setup: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs only when the dependency files change, so a second `make setup` takes seconds.
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[dev]" -c constraints.txt
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/python app.py
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python -m benchmarks.geometry
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The studio: a Gradio app with an embedded Viser viewport. Uses ``geometry`` and ``engine``'s public API."""
