@@ -81,7 +81,7 @@ def _bundle(K: torch.Tensor, H: int, W: int) -> torch.Tensor:
 
 
 def recover_cameras(raxels: torch.Tensor, *, width: int, height: int, ref: int | None = None,
-                    iterations: int = 10, principal_point: PrincipalPoint = "center",
+                    iterations: int = 30, principal_point: PrincipalPoint = "center",
                     return_residual: bool = False) -> Cameras | tuple[Cameras, torch.Tensor]:
     """Recover per-frame poses and intrinsics from raxel images.
 
@@ -146,16 +146,19 @@ def recover_cameras(raxels: torch.Tensor, *, width: int, height: int, ref: int |
                          "are the raxels canonicalised, and is ref right?")
 
     # 2. Alternate: bundle from current K -> Procrustes (eq. 6) -> focal from the frame's own rays (eq. 7).
+    # With one K for the clip the first round is already exact and the loop stops; per-frame focal
+    # lengths converge linearly (about x0.3 per round), so 30 rounds reach float64 precision.
     K = K_ref.expand(*batch, N, 3, 3)
+    tol = 1e-13 if x.dtype == torch.float64 else 1e-6
     for _ in range(iterations):
         R, t = procrustes(_bundle(K, H, W), pts)
         K_new = _fit_intrinsics(_apply_pose_inverse(pts, R, t), uv, pp)
         if not bool(torch.isfinite(K_new).all()) or bool((K_new[..., 0, 0] <= 0).any()):
             raise ValueError("recover_cameras: focal length estimate is not positive and finite; "
                              "the raxels do not look like pinhole ray bundles")
-        change = ((K_new - K).abs() / K[..., :1, :1].abs()).amax()
+        change = float(((K_new - K).abs() / K[..., :1, :1]).amax())
         K = K_new
-        if float(change) < (1e-12 if x.dtype == torch.float64 else 1e-6):
+        if change < tol:
             break
     R, t = procrustes(_bundle(K, H, W), pts)
 

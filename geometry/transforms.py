@@ -173,7 +173,7 @@ def look_at(eye: FloatLike, target: FloatLike, up: FloatLike | None = None) -> t
         raise ValueError("look_at: eye and target coincide, the view direction is undefined")
     z = forward / dist
     up_t = up_t.expand_as(z)
-    x = torch.linalg.cross(z, -up_t, dim=-1)  # right = forward x down
+    x = torch.linalg.cross(-up_t, z, dim=-1)  # right-handed camera: x = y x z with y = down
     xn = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
     if x.numel() and float(xn.min()) < 1e-9:
         raise ValueError("look_at: view direction is parallel to the up vector, roll is undefined")

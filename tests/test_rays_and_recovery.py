@@ -1,0 +1,160 @@
+"""Raxels (eq. 2), canonicalisation (eq. 1) and camera recovery (eqs. 6-7) as exact inverses."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+
+import geometry as g
+from camera_strategies import batch_shapes, fov_ranges, image_sizes, max_rotation_error_deg, random_cameras, seeds
+
+GRID = (24, 32)  # (H, W) raxel grid, deliberately not the image size or aspect
+
+
+def _canonical(cams: g.Cameras, ref: int) -> g.Cameras:
+    return cams.with_poses(g.canonicalize(cams.c2w, ref))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds, batch=batch_shapes, fov=fov_ranges, size=image_sizes)
+def test_recover_inverts_raxels_with_known_principal_point(seed, batch, fov, size):
+    w, h = size
+    cams = _canonical(random_cameras(seed, batch, 5, fov_deg=fov, width=w, height=h), ref=2)
+    rx = g.raxels(cams, *GRID)
+    assert rx.shape == (*batch, 5, 3, *GRID)
+    rec = g.recover_cameras(rx, width=w, height=h, principal_point=cams.K[..., :2, 2], iterations=30)
+    assert max_rotation_error_deg(rec.c2w, cams.c2w) < 1e-4
+    assert torch.allclose(rec.centers, cams.centers, atol=1e-8)
+    rel_f = (rec.K[..., [0, 1], [0, 1]] - cams.K[..., [0, 1], [0, 1]]).abs() / cams.K[..., [0, 1], [0, 1]]
+    assert float(rel_f.max()) < 1e-4
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=seeds, batch=batch_shapes, fov=fov_ranges)
+def test_recover_with_shared_intrinsics_finds_reference_and_principal_point(seed, batch, fov):
+    """The common case: one camera for the clip. Reference found automatically, principal point estimated."""
+    cams = _canonical(random_cameras(seed, batch, 6, fov_deg=fov, shared_k=True), ref=4)
+    rec = g.recover_cameras(g.raxels(cams, *GRID), width=cams.width, height=cams.height,
+                            principal_point="estimate", iterations=1)
+    assert max_rotation_error_deg(rec.c2w, cams.c2w) < 1e-4
+    assert torch.allclose(rec.centers, cams.centers, atol=1e-8)
+    assert torch.allclose(rec.K, cams.K, rtol=1e-6)
+
+
+def test_recover_centre_principal_point_is_the_papers_default():
+    cams = _canonical(random_cameras(3, (), 4, off_centre=False), ref=0)
+    rec = g.recover_cameras(g.raxels(cams, *GRID), width=cams.width, height=cams.height)
+    assert max_rotation_error_deg(rec.c2w, cams.c2w) < 1e-4
+    assert torch.allclose(rec.K, cams.K, rtol=1e-6)
+
+
+def test_float32_recovery_is_accurate():
+    cams = _canonical(random_cameras(7, (2,), 5, dtype=torch.float32, shared_k=True), ref=1)
+    rec = g.recover_cameras(g.raxels(cams, *GRID), width=cams.width, height=cams.height, principal_point="estimate")
+    assert rec.dtype == torch.float32
+    assert max_rotation_error_deg(rec.c2w, cams.c2w) < 1e-2
+    assert torch.allclose(rec.centers, cams.centers, atol=1e-4)
+
+
+def test_explicit_reference_index():
+    cams = _canonical(random_cameras(11, (), 4, shared_k=True), ref=3)
+    rec = g.recover_cameras(g.raxels(cams, *GRID), width=cams.width, height=cams.height,
+                            principal_point=cams.K[..., :2, 2], ref=-1)
+    assert max_rotation_error_deg(rec.c2w, cams.c2w) < 1e-4
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds, batch=batch_shapes)
+def test_canonicalize_puts_reference_at_identity_and_keeps_relative_poses(seed, batch):
+    cams = random_cameras(seed, batch, 4)
+    for ref in (0, 2, -1):
+        can = g.canonicalize(cams.c2w, ref)
+        eye = torch.eye(4, dtype=can.dtype).expand_as(can[..., ref, :, :])
+        assert torch.allclose(can[..., ref, :, :], eye, atol=1e-12)
+        # Relative poses are what the model learns; canonicalisation must not change them.
+        rel = g.invert_pose(cams.c2w[..., 0:1, :, :]) @ cams.c2w
+        rel_c = g.invert_pose(can[..., 0:1, :, :]) @ can
+        assert torch.allclose(rel, rel_c, atol=1e-10)
+
+
+def test_reference_raxels_are_the_bare_unit_bundle():
+    cams = _canonical(random_cameras(5, (), 3), ref=1)
+    rx = g.raxels(cams, *GRID)
+    ref = rx[1]
+    assert torch.allclose(torch.linalg.vector_norm(ref, dim=0), torch.ones(GRID, dtype=ref.dtype), atol=1e-12)
+    K = g.grid_intrinsics(cams[1], *GRID)
+    # The top-left raxel points through pixel centre (0.5, 0.5) of the grid.
+    x = (0.5 - K[0, 2]) / K[0, 0]
+    y = (0.5 - K[1, 2]) / K[1, 1]
+    want = torch.tensor([x, y, 1.0], dtype=ref.dtype)
+    assert torch.allclose(ref[:, 0, 0], want / want.norm(), atol=1e-12)
+
+
+def test_raxel_pinned_value_for_a_translated_camera():
+    """A camera 2 units to the right of the reference, turned 90 degrees left, hand-computed."""
+    R = g.axis_angle_to_matrix(torch.tensor([0.0, -math.pi / 2, 0.0], dtype=torch.float64))  # about -y = world up
+    c2w = g.make_pose(R, torch.tensor([2.0, 0.0, 0.0], dtype=torch.float64))
+    K = g.intrinsics_matrix(2.0, 2.0, 2.0, 2.0)  # 4x4 image, 90 degree FOV
+    cam = g.Cameras(c2w, K.double(), 4, 4)
+    rx = g.raxels(cam, 2, 2)  # 2x2 grid: pixel centres at +-0.5 focal
+    # Bottom-right grid pixel: camera ray (0.5, 0.5, 1)/|.|; turning left maps camera +z to world -x.
+    d_cam = torch.tensor([0.5, 0.5, 1.0], dtype=torch.float64)
+    d_cam /= d_cam.norm()
+    d_world = R @ d_cam
+    assert torch.allclose(d_world, torch.tensor([-1.0, 0.5, 0.5], dtype=torch.float64) / math.sqrt(1.5), atol=1e-12)
+    assert torch.allclose(rx[:, 1, 1], d_world + torch.tensor([2.0, 0.0, 0.0], dtype=torch.float64), atol=1e-12)
+
+
+def test_plucker_and_raymap_channels():
+    cams = random_cameras(2, (3,), 2)
+    o, d = g.world_rays(cams, *GRID)
+    pl = g.plucker(cams, *GRID)
+    rm = g.raymap(cams, *GRID)
+    assert pl.shape == rm.shape == (3, 2, 6, *GRID)
+    assert torch.allclose(pl[..., :3, :, :], d) and torch.allclose(rm[..., 3:, :, :], d)
+    assert torch.allclose(rm[..., :3, :, :], o)
+    # The moment is orthogonal to the direction and independent of where on the ray the origin sits.
+    assert float((pl[..., :3, :, :] * pl[..., 3:, :, :]).sum(-3).abs().max()) < 1e-12
+    shifted = torch.linalg.cross(o + 3.0 * d, d, dim=-3)
+    assert torch.allclose(shifted, pl[..., 3:, :, :], atol=1e-12)
+    assert torch.allclose(g.raxels(cams, *GRID), o + d)
+
+
+def test_raxels_on_a_resized_grid_match_resized_cameras():
+    cams = random_cameras(9, (), 3)
+    small = g.raxels(cams, 16, 24)
+    via_resize = g.raxels(cams.resized(24, 16), 16, 24)
+    assert torch.allclose(small, via_resize, atol=1e-12)
+
+
+def test_recovery_error_grows_smoothly_with_noise():
+    cams = _canonical(random_cameras(21, (), 8, shared_k=True, fov_deg=(50, 70), off_centre=False), ref=0)
+    rx = g.raxels(cams, 32, 48)
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.randn(rx.shape, generator=gen, dtype=rx.dtype)
+    errs = []
+    for sigma in (0.0, 1e-3, 1e-2, 3e-2):
+        rec = g.recover_cameras(rx + sigma * noise, width=cams.width, height=cams.height, ref=0)
+        errs.append(float(g.relative_rotation_angle_deg(rec.R, cams.R).mean()))
+    assert errs[0] < 1e-6
+    assert all(a < b for a, b in zip(errs, errs[1:])), errs
+    # A bound at one level: sigma = 0.01 (1% of a unit ray) costs well under a degree.
+    assert errs[2] < 0.5, errs
+    # Roughly linear growth in sigma: no cliff between 0.01 and 0.03.
+    assert errs[3] < 6 * errs[2], errs
+
+
+@pytest.mark.parametrize("bad, match", [
+    (torch.full((2, 3, 4, 4), float("nan")), "NaN"),
+    (torch.zeros(2, 4, 4, 4), r"\(\.\.\., N, 3, H, W\)"),
+    (torch.zeros(3, 4, 4), r"\(\.\.\., N, 3, H, W\)"),
+])
+def test_recover_rejects_bad_raxels(bad, match):
+    with pytest.raises(ValueError, match=match):
+        g.recover_cameras(bad, width=8, height=8)
+
+
+def test_recover_rejects_raxels_that_are_not_bundles():
+    with pytest.raises(ValueError, match="not a forward-facing ray bundle|not positive"):
+        g.recover_cameras(-torch.ones(2, 3, 4, 4), width=8, height=8, ref=0)
