@@ -1,0 +1,152 @@
+"""Configuration dataclasses for the joint raxel diffusion model, with named size presets.
+
+A checkpoint stores an ``EngineConfig`` as JSON next to its weights, so everything needed to rebuild
+the model (architecture, autoencoder, flow and sampler settings, clip geometry) lives here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class VAEConfig:
+    """The shared video autoencoder (raxel images use the same one as RGB)."""
+
+    kind: Literal["patch", "wan"] = "patch"
+    patch_size: int = 4                  # PatchVAE: space-to-depth over p x p pixels
+    temporal_factor: int = 4             # frames per latent frame after the first (Wan's 1 + 4k)
+    path: str | None = None              # WanVAE: local diffusers directory (nothing is downloaded)
+
+
+@dataclass
+class ModelConfig:
+    """JointDiT architecture. Defaults equal the ``tiny`` preset."""
+
+    dim: int = 128                       # token width
+    num_heads: int = 4
+    num_layers: int = 4
+    ffn_dim: int = 256
+    latent_channels: int = 192           # channels of one latent frame (PatchVAE: 3 * p * p * 4)
+    patch_size: tuple[int, int, int] = (1, 1, 1)   # (t, h, w) patch over the latent grid
+    freq_dim: int = 256                  # sinusoidal timestep features
+    text_dim: int | None = None          # Wan: width of text-encoder features for its cross-attention
+    text_len: int = 1                    # length of the learned null text context when none is given
+    eps: float = 1e-6
+    cross_attn_norm: bool = True
+    rope_theta: float = 10000.0
+    attention: Literal["dsca", "global"] = "dsca"
+    camera_encoding: Literal["raxel", "plucker"] = "raxel"
+    raxel_downsample: int = 1            # raxel grid = video grid / this (ray patch shrinks to match)
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.num_heads
+
+
+@dataclass
+class FlowConfig:
+    """Flow matching (paper eqs. 3-4); ``t = 1`` is data, ``t = 0`` is noise."""
+
+    cos_weight: float = 0.5              # lambda in L = MSE + lambda * (1 - cos)
+    shift: float = 1.0                   # timestep shift for training t (1 = uniform)
+    p_video_clean: float = 0.3           # probability of pinning the video clean (learns pose estimation)
+    p_ray_clean: float = 0.3             # probability of pinning the rays clean (learns camera control)
+
+
+@dataclass
+class SamplerConfig:
+    """Defaults per task; every call may override them."""
+
+    method: Literal["euler", "heun"] = "euler"
+    shift: float = 1.0                   # timestep shift of the sampling schedule
+    pose_steps: int = 2                  # pose estimation: video clean, rays denoised (paper: 2 is best)
+    video_steps: int = 20                # camera-conditioned generation: rays clean
+    joint_video_steps: int = 20
+    joint_ray_steps: int = 20
+
+
+@dataclass
+class ClipConfig:
+    """What one training example / inference call looks like."""
+
+    num_frames: int = 9                  # T = 1 + 4k target frames
+    height: int = 32
+    width: int = 32
+    num_cond: int = 3                    # conditioning slots: source images + sparse targets (fixed length)
+
+
+@dataclass
+class EngineConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    clip: ClipConfig = field(default_factory=ClipConfig)
+    preset: str = "tiny"
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "EngineConfig":
+        version = d.get("format_version", FORMAT_VERSION)
+        if version > FORMAT_VERSION:
+            raise ValueError(f"checkpoint format version {version} is newer than this engine supports "
+                             f"({FORMAT_VERSION}); update raxel-studio")
+        parts = {"model": ModelConfig, "vae": VAEConfig, "flow": FlowConfig, "sampler": SamplerConfig,
+                 "clip": ClipConfig}
+        kwargs: dict[str, Any] = {}
+        for name, typ in parts.items():
+            sub = dict(d.get(name, {}))
+            known = {f.name for f in dataclasses.fields(typ)}
+            unknown = set(sub) - known
+            if unknown:
+                raise ValueError(f"config section '{name}' has unknown keys {sorted(unknown)}")
+            if name == "model" and "patch_size" in sub:
+                sub["patch_size"] = tuple(sub["patch_size"])
+            kwargs[name] = typ(**sub)
+        return cls(**kwargs, preset=d.get("preset", "custom"), format_version=version)
+
+
+def _tiny() -> EngineConfig:
+    return EngineConfig(preset="tiny")
+
+
+def _small() -> EngineConfig:
+    # One GPU: 17-frame 128x128 clips through PatchVAE(8) -> 5 x 16 x 16 latent grid.
+    return EngineConfig(
+        model=ModelConfig(dim=512, num_heads=8, num_layers=12, ffn_dim=2048, latent_channels=3 * 8 * 8 * 4),
+        vae=VAEConfig(kind="patch", patch_size=8),
+        sampler=SamplerConfig(video_steps=30, joint_video_steps=30, joint_ray_steps=30),
+        clip=ClipConfig(num_frames=17, height=128, width=128, num_cond=3),
+        preset="small",
+    )
+
+
+def _wan_1_3b() -> EngineConfig:
+    # Layout of Wan 2.1 T2V 1.3B (diffusers' WanTransformer3DModel config of that release).
+    return EngineConfig(
+        model=ModelConfig(dim=1536, num_heads=12, num_layers=30, ffn_dim=8960, latent_channels=16,
+                          patch_size=(1, 2, 2), text_dim=4096, text_len=512, freq_dim=256,
+                          raxel_downsample=1),
+        vae=VAEConfig(kind="wan"),
+        sampler=SamplerConfig(shift=5.0, video_steps=50, joint_video_steps=50, joint_ray_steps=50),
+        clip=ClipConfig(num_frames=49, height=480, width=832, num_cond=3),
+        preset="wan-1.3b",
+    )
+
+
+PRESETS = {"tiny": _tiny, "small": _small, "wan-1.3b": _wan_1_3b}
+
+
+def preset(name: str) -> EngineConfig:
+    """A fresh ``EngineConfig`` for a named preset: ``tiny``, ``small`` or ``wan-1.3b``."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]()

@@ -1,0 +1,256 @@
+"""JointDiT: one diffusion transformer that denoises video latents and ray latents together.
+
+Token layout (identical for both modalities, so token i of each stream shares its RoPE position):
+
+    [ target latent grid (F x h x w tokens, raster order) | conditioning slot 1 (h x w) | ... | slot M ]
+
+Target tokens sit at integer frame positions 0..F-1; conditioning images (clean sources and noised
+sparse targets, encoded one by one) sit at their own frame position, possibly fractional
+(pixel frame f -> latent position f / temporal_factor). Every token carries its own flow time, so a
+clean source and a noisy target share one sequence.
+
+Streams are passed as a dict (the sampler's state):
+    "video": (B, C, F, h, w)       "cond_video": (B, M, C, h, w)
+    "rays":  (B, Cr, F, hr, wr)    "cond_rays":  (B, M, Cr, hr, wr)
+with times "video"/"rays" (B,) and "cond_video"/"cond_rays" (B, M), paper convention (t = 1 is data).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from diffusers.models.embeddings import PixArtAlphaTextProjection, TimestepEmbedding, Timesteps
+from diffusers.models.normalization import FP32LayerNorm
+from torch import nn
+
+from ..config import ModelConfig
+from .block import JointBlock
+from .rope import grid_positions, rope_tables
+
+STREAMS = ("video", "rays", "cond_video", "cond_rays")
+
+
+class TimeTextEmbedding(nn.Module):
+    """Per-token time embedding (+ text projection for Wan). Names match diffusers' Wan embedder."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.timesteps_proj = Timesteps(num_channels=cfg.freq_dim, flip_sin_to_cos=True, downscale_freq_shift=0)
+        self.time_embedder = TimestepEmbedding(in_channels=cfg.freq_dim, time_embed_dim=cfg.dim)
+        self.act_fn = nn.SiLU()
+        self.time_proj = nn.Linear(cfg.dim, cfg.dim * 6)
+        if cfg.text_dim is not None:
+            self.text_embedder = PixArtAlphaTextProjection(cfg.text_dim, cfg.dim, act_fn="gelu_tanh")
+
+    def forward(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Paper times t (...) -> temb (..., D) and AdaLN projections (..., 6, D)."""
+        # Wan was trained on diffusers' timesteps: 1000 * sigma with sigma = 1 - t.
+        freqs = self.timesteps_proj((1.0 - t.reshape(-1)) * 1000.0)
+        dtype = self.time_embedder.linear_1.weight.dtype
+        temb = self.time_embedder(freqs.to(dtype)).reshape(*t.shape, -1)
+        return temb, self.time_proj(self.act_fn(temb)).unflatten(-1, (6, -1))
+
+
+class StreamIO(nn.Module):
+    """One modality's entry and exit: patch embedding, time/text embedding, modality embedding, head."""
+
+    def __init__(self, cfg: ModelConfig, in_channels: int, patch: tuple[int, int, int], *, mlp_embed: bool = False):
+        super().__init__()
+        d = cfg.dim
+        self.patch = patch
+        self.in_channels = in_channels
+        if mlp_embed:
+            # Plücker ablation: the rays skip the VAE; a small MLP embeds the packed 6-channel patches.
+            self.patch_embedding = nn.Sequential(nn.Conv3d(in_channels, d, kernel_size=patch, stride=patch),
+                                                 nn.GELU(approximate="tanh"), nn.Conv3d(d, d, kernel_size=1))
+        else:
+            self.patch_embedding = nn.Conv3d(in_channels, d, kernel_size=patch, stride=patch)
+        self.condition_embedder = TimeTextEmbedding(cfg)
+        self.modality_embedding = nn.Parameter(torch.zeros(d))
+        self.norm_out = FP32LayerNorm(d, cfg.eps, elementwise_affine=False)
+        self.proj_out = nn.Linear(d, in_channels * math.prod(patch))
+        self.scale_shift_table = nn.Parameter(torch.randn(1, 2, d) / d**0.5)
+
+    def embed(self, target: torch.Tensor, cond: torch.Tensor | None) -> tuple[torch.Tensor, tuple[int, int, int]]:
+        """target (B, C, F, h, w), cond (B, M, C, h, w) -> tokens (B, L, D) and the target token grid."""
+        x = self.patch_embedding(target)                                  # (B, D, F', h', w')
+        grid = tuple(x.shape[2:])
+        tokens = [x.flatten(2).transpose(1, 2)]
+        if cond is not None and cond.shape[1] > 0:
+            B, M = cond.shape[:2]
+            c = self.patch_embedding(cond.flatten(0, 1).unsqueeze(2))      # (B*M, D, 1, h', w')
+            tokens.append(c.flatten(2).transpose(1, 2).reshape(B, -1, c.shape[1]))
+        return torch.cat(tokens, 1).contiguous() + self.modality_embedding, grid
+
+    def head(self, x: torch.Tensor, temb: torch.Tensor, grid: tuple[int, int, int],
+             num_cond: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Tokens (B, L, D) -> target velocity (B, C, F, h, w) and conditioning velocity (B, M, C, h, w)."""
+        shift, scale = (self.scale_shift_table.unsqueeze(0) + temb.unsqueeze(2)).chunk(2, dim=2)
+        x = (self.norm_out(x.float()) * (1 + scale.squeeze(2)) + shift.squeeze(2)).type_as(x)
+        x = self.proj_out(x)
+        F_, h, w = grid
+        pt, ph, pw = self.patch
+        n_target = F_ * h * w
+        B = x.shape[0]
+        target = x[:, :n_target].reshape(B, F_, h, w, pt, ph, pw, -1).permute(0, 7, 1, 4, 2, 5, 3, 6)
+        target = target.flatten(6, 7).flatten(4, 5).flatten(2, 3)
+        cond = None
+        if num_cond:
+            c = x[:, n_target:].reshape(B, num_cond, h, w, ph, pw, -1).permute(0, 1, 6, 2, 4, 3, 5)
+            cond = c.flatten(5, 6).flatten(3, 4)
+        return target, cond
+
+
+class JointDiT(nn.Module):
+    """The joint video + camera diffusion transformer (paper section 3, DSCA blocks)."""
+
+    def __init__(self, cfg: ModelConfig, *, ray_channels: int | None = None):
+        super().__init__()
+        self.cfg = cfg
+        pt, ph, pw = cfg.patch_size
+        ds = cfg.raxel_downsample
+        if ph % ds or pw % ds:
+            raise ValueError(f"raxel_downsample {ds} must divide the spatial patch size {cfg.patch_size}")
+        self.ray_patch = (pt, ph // ds, pw // ds)
+        self.video_io = StreamIO(cfg, cfg.latent_channels, cfg.patch_size)
+        self.ray_io = StreamIO(cfg, ray_channels or cfg.latent_channels, self.ray_patch,
+                               mlp_embed=cfg.camera_encoding == "plucker")
+        self.blocks = nn.ModuleList([JointBlock(cfg) for _ in range(cfg.num_layers)])
+        if cfg.text_dim is not None:
+            # Used when no text features are given: the model is camera-driven, not prompt-driven.
+            self.null_context = nn.Parameter(torch.zeros(1, cfg.text_len, cfg.text_dim))
+        self.initialize_weights()
+
+    # ---- initialisation ----------------------------------------------------------------------
+
+    def initialize_weights(self) -> None:
+        """From-scratch init (DiT style); loading Wan weights overwrites the video stream afterwards."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Conv3d):
+                nn.init.xavier_uniform_(m.weight.view(m.weight.shape[0], -1))
+                nn.init.zeros_(m.bias)
+        for io in (self.video_io, self.ray_io):
+            nn.init.normal_(io.condition_embedder.time_embedder.linear_1.weight, std=0.02)
+            nn.init.normal_(io.condition_embedder.time_embedder.linear_2.weight, std=0.02)
+            nn.init.zeros_(io.condition_embedder.time_proj.weight)
+            nn.init.zeros_(io.proj_out.weight)
+        nn.init.normal_(self.ray_io.modality_embedding, std=0.02)
+        self.init_cross_attention_from_self()
+
+    @torch.no_grad()
+    def init_cross_attention_from_self(self) -> None:
+        """DSCA's cross-modal attention starts as a copy of each stream's self-attention with a zero
+        output projection, so a pretrained video model is unchanged at the start of fine-tuning."""
+        for block in self.blocks:
+            for stream in (block.video, block.ray):
+                if hasattr(stream, "cross"):
+                    stream.cross.load_state_dict(stream.attn1.state_dict())
+                    nn.init.zeros_(stream.cross.to_out[0].weight)
+                    nn.init.zeros_(stream.cross.to_out[0].bias)
+
+    @torch.no_grad()
+    def copy_video_to_ray_branch(self) -> None:
+        """Paper init: every ray layer starts as a copy of the corresponding video layer. Where the ray
+        entry/exit has another shape (Plücker, coarser raxel grid) that layer keeps its own init."""
+        for block in self.blocks:
+            block.ray.load_state_dict(block.video.state_dict())
+        ray_state = self.ray_io.state_dict()
+        for name, value in self.video_io.state_dict().items():
+            if name == "modality_embedding":
+                continue
+            if name in ray_state and ray_state[name].shape == value.shape:
+                ray_state[name].copy_(value)
+
+    # ---- forward -------------------------------------------------------------------------------
+
+    def token_positions(self, grid: tuple[int, int, int], cond_pos: torch.Tensor | None) -> torch.Tensor:
+        """(B or 1, L, 3) RoPE positions: the target grid, then each conditioning slot at its frame."""
+        F_, h, w = grid
+        target = grid_positions(F_, h, w)
+        if cond_pos is None or cond_pos.shape[-1] == 0:
+            return target[None]
+        B, M = cond_pos.shape
+        plane = grid_positions(1, h, w)                                   # (h*w, 3) at frame 0
+        cond = plane[None, None].repeat(B, M, 1, 1)
+        cond[..., 0] = cond_pos.to(torch.float64)[..., None] / self.cfg.patch_size[0]
+        return torch.cat([target[None].expand(B, -1, -1), cond.reshape(B, M * h * w, 3)], 1)
+
+    def _token_times(self, t_target: torch.Tensor, t_cond: torch.Tensor | None, n_target: int,
+                     per_slot: int) -> torch.Tensor:
+        """Per-segment times (B, 1 + M): tokens in one segment share a time, so embed segments once."""
+        segs = [t_target.reshape(-1, 1)]
+        if t_cond is not None and t_cond.shape[-1] > 0:
+            segs.append(t_cond)
+        return torch.cat(segs, 1)
+
+    def _embed_times(self, io: StreamIO, seg_t: torch.Tensor, n_target: int, per_slot: int,
+                     dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        temb, proj = io.condition_embedder(seg_t.to(torch.float32))      # (B, S, D), (B, S, 6, D)
+        sizes = torch.tensor([n_target] + [per_slot] * (seg_t.shape[1] - 1), device=seg_t.device)
+        idx = torch.repeat_interleave(torch.arange(seg_t.shape[1], device=seg_t.device), sizes)
+        return temb[:, idx].to(dtype), proj[:, idx].to(dtype)
+
+    def forward(self, streams: dict[str, torch.Tensor], times: dict[str, torch.Tensor], *,
+                cond_pos: torch.Tensor | None = None, context: torch.Tensor | None = None,
+                self_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Velocities for every stream given (see module docstring for shapes).
+
+        Args:
+            streams: "video" required; "rays" optional (absent = video stream alone, a plain Wan model);
+                "cond_video" / "cond_rays" optional (B, M, ...).
+            times: per-stream flow times, paper convention (1 = clean data).
+            cond_pos: (B, M) frame position of each conditioning slot, in target latent frames.
+            context: (B, Lt, text_dim) text features (Wan presets); default: the learned null context.
+        Returns:
+            A dict with the same keys as ``streams``: predicted velocities z1 - z0, same shapes.
+        """
+        # 1. Tokens and positions.
+        video, cond_video = streams["video"], streams.get("cond_video")
+        M = 0 if cond_video is None else cond_video.shape[1]
+        x_v, grid = self.video_io.embed(video, cond_video)
+        n_target = grid[0] * grid[1] * grid[2]
+        per_slot = grid[1] * grid[2]
+        rope = rope_tables(self.token_positions(grid, cond_pos if M else None).to(video.device),
+                           self.cfg.head_dim, self.cfg.rope_theta)
+        rope = (rope[0].to(video.device), rope[1].to(video.device))
+
+        # 2. Per-token time embeddings, one per modality (each modality has its own t).
+        seg_v = self._token_times(times["video"], times.get("cond_video") if M else None, n_target, per_slot)
+        temb_v, proj_v = self._embed_times(self.video_io, seg_v, n_target, per_slot, x_v.dtype)
+        has_rays = "rays" in streams
+        x_r = temb_r = proj_r = None
+        if has_rays:
+            x_r, grid_r = self.ray_io.embed(streams["rays"], streams.get("cond_rays") if M else None)
+            if grid_r != grid or x_r.shape[1] != x_v.shape[1]:
+                raise ValueError(f"ray tokens on grid {grid_r} do not line up with video tokens on grid {grid}; "
+                                 "check the raxel grid and raxel_downsample")
+            seg_r = self._token_times(times["rays"], times.get("cond_rays") if M else None, n_target, per_slot)
+            temb_r, proj_r = self._embed_times(self.ray_io, seg_r, n_target, per_slot, x_r.dtype)
+
+        # 3. Text context (Wan presets only).
+        ctx_v = ctx_r = None
+        if self.cfg.text_dim is not None:
+            ctx = context if context is not None else self.null_context.expand(video.shape[0], -1, -1)
+            ctx_v = self.video_io.condition_embedder.text_embedder(ctx.to(x_v.dtype))
+            if has_rays:
+                ctx_r = self.ray_io.condition_embedder.text_embedder(ctx.to(x_r.dtype))
+
+        # 4. Blocks.
+        for block in self.blocks:
+            x_v, x_r = block(x_v, x_r, temb_v=proj_v, temb_r=proj_r, rope=rope, context_v=ctx_v,
+                             context_r=ctx_r, self_mask=self_mask)
+
+        # 5. Heads.
+        out: dict[str, torch.Tensor] = {}
+        out["video"], cv = self.video_io.head(x_v, temb_v, grid, M)
+        if cv is not None:
+            out["cond_video"] = cv
+        if has_rays:
+            out["rays"], cr = self.ray_io.head(x_r, temb_r, grid, M)
+            if cr is not None:
+                out["cond_rays"] = cr
+        return out
