@@ -4,6 +4,10 @@ Token layout (identical for both modalities, so token i of each stream shares it
 
     [ target latent grid (F x h x w tokens, raster order) | conditioning slot 1 (h x w) | ... | slot M ]
 
+Conditioning slot 1 always holds the reference frame that the cameras are canonicalised to (eq. 1);
+a learnable reference embedding marks its tokens. (ours: the paper does not say how the model knows
+the reference when every frame is clean, as in pose estimation.)
+
 Target tokens sit at integer frame positions 0..F-1; conditioning images (clean sources and noised
 sparse targets, encoded one by one) sit at their own frame position, possibly fractional
 (pixel frame f -> latent position f / temporal_factor). Every token carries its own flow time, so a
@@ -68,6 +72,7 @@ class StreamIO(nn.Module):
             self.patch_embedding = nn.Conv3d(in_channels, d, kernel_size=patch, stride=patch)
         self.condition_embedder = TimeTextEmbedding(cfg)
         self.modality_embedding = nn.Parameter(torch.zeros(d))
+        self.reference_embedding = nn.Parameter(torch.zeros(d))
         self.norm_out = FP32LayerNorm(d, cfg.eps, elementwise_affine=False)
         self.proj_out = nn.Linear(d, in_channels * math.prod(patch))
         self.scale_shift_table = nn.Parameter(torch.randn(1, 2, d) / d**0.5)
@@ -79,8 +84,12 @@ class StreamIO(nn.Module):
         tokens = [x.flatten(2).transpose(1, 2)]
         if cond is not None and cond.shape[1] > 0:
             B, M = cond.shape[:2]
+            if self.patch[0] != 1:
+                raise ValueError("conditioning images need a temporal patch size of 1")
             c = self.patch_embedding(cond.flatten(0, 1).unsqueeze(2))      # (B*M, D, 1, h', w')
-            tokens.append(c.flatten(2).transpose(1, 2).reshape(B, -1, c.shape[1]))
+            c = c.flatten(2).transpose(1, 2).unflatten(0, (B, M))          # (B, M, h'w', D)
+            c = torch.cat([c[:, :1] + self.reference_embedding, c[:, 1:]], 1)
+            tokens.append(c.flatten(1, 2))
         return torch.cat(tokens, 1).contiguous() + self.modality_embedding, grid
 
     def head(self, x: torch.Tensor, temb: torch.Tensor, grid: tuple[int, int, int],
@@ -139,6 +148,8 @@ class JointDiT(nn.Module):
             nn.init.zeros_(io.condition_embedder.time_proj.weight)
             nn.init.zeros_(io.proj_out.weight)
         nn.init.normal_(self.ray_io.modality_embedding, std=0.02)
+        for io in (self.video_io, self.ray_io):
+            nn.init.normal_(io.reference_embedding, std=0.02)
         self.init_cross_attention_from_self()
 
     @torch.no_grad()
@@ -160,7 +171,7 @@ class JointDiT(nn.Module):
             block.ray.load_state_dict(block.video.state_dict())
         ray_state = self.ray_io.state_dict()
         for name, value in self.video_io.state_dict().items():
-            if name == "modality_embedding":
+            if name in ("modality_embedding", "reference_embedding"):
                 continue
             if name in ray_state and ray_state[name].shape == value.shape:
                 ray_state[name].copy_(value)
@@ -179,9 +190,9 @@ class JointDiT(nn.Module):
         cond[..., 0] = cond_pos.to(torch.float64)[..., None] / self.cfg.patch_size[0]
         return torch.cat([target[None].expand(B, -1, -1), cond.reshape(B, M * h * w, 3)], 1)
 
-    def _token_times(self, t_target: torch.Tensor, t_cond: torch.Tensor | None, n_target: int,
-                     per_slot: int) -> torch.Tensor:
-        """Per-segment times (B, 1 + M): tokens in one segment share a time, so embed segments once."""
+    @staticmethod
+    def _segment_times(t_target: torch.Tensor, t_cond: torch.Tensor | None) -> torch.Tensor:
+        """(B, 1 + M) times: tokens of one segment (the target grid, or one slot) share a time."""
         segs = [t_target.reshape(-1, 1)]
         if t_cond is not None and t_cond.shape[-1] > 0:
             segs.append(t_cond)
@@ -219,7 +230,7 @@ class JointDiT(nn.Module):
         rope = (rope[0].to(video.device), rope[1].to(video.device))
 
         # 2. Per-token time embeddings, one per modality (each modality has its own t).
-        seg_v = self._token_times(times["video"], times.get("cond_video") if M else None, n_target, per_slot)
+        seg_v = self._segment_times(times["video"], times.get("cond_video") if M else None)
         temb_v, proj_v = self._embed_times(self.video_io, seg_v, n_target, per_slot, x_v.dtype)
         has_rays = "rays" in streams
         x_r = temb_r = proj_r = None
@@ -228,7 +239,7 @@ class JointDiT(nn.Module):
             if grid_r != grid or x_r.shape[1] != x_v.shape[1]:
                 raise ValueError(f"ray tokens on grid {grid_r} do not line up with video tokens on grid {grid}; "
                                  "check the raxel grid and raxel_downsample")
-            seg_r = self._token_times(times["rays"], times.get("cond_rays") if M else None, n_target, per_slot)
+            seg_r = self._segment_times(times["rays"], times.get("cond_rays") if M else None)
             temb_r, proj_r = self._embed_times(self.ray_io, seg_r, n_target, per_slot, x_r.dtype)
 
         # 3. Text context (Wan presets only).

@@ -39,6 +39,11 @@ def model_config_from_wan(wan_config: dict[str, Any], base: ModelConfig | None =
     return dataclasses.replace(base or ModelConfig(), **fields)
 
 
+def _is_joint_only(name: str) -> bool:
+    """Parameters Wan does not have: DSCA's cross-modal layers and the modality/reference markers."""
+    return ".cross." in name or ".norm_cross." in name or name.endswith(("modality_embedding", "reference_embedding"))
+
+
 def wan_key_to_joint(key: str) -> str | None:
     """Map one diffusers Wan parameter name to JointDiT's video stream (None: not a parameter we keep)."""
     if key.startswith("rope."):
@@ -67,8 +72,7 @@ def load_wan_state_dict(model: JointDiT, wan_state: dict[str, torch.Tensor]) -> 
         expected = {wan_key_to_joint(k) for k in wan_state}
         for name in own:
             is_video = name.startswith("video_io.") or ".video." in name
-            if is_video and ".cross." not in name and "norm_cross" not in name and "modality_embedding" not in name \
-                    and name not in expected:
+            if is_video and not _is_joint_only(name) and name not in expected:
                 missing_from_wan.append(name)
     if missing_from_wan:
         raise ValueError(f"the Wan checkpoint lacks {len(missing_from_wan)} video-stream parameters, "
