@@ -44,6 +44,8 @@ WORLD_UP: tuple[float, float, float] = (0.0, -1.0, 0.0)
 from .cameras import Cameras, focal_to_fov, fov_to_focal, intrinsics_matrix, scale_intrinsics  # noqa: E402
 from .rays import (camera_ray_bundle, canonicalize, grid_intrinsics, pixel_grid, plucker, raxels,  # noqa: E402
                    raymap, world_rays)
+from .io import (FORMATS, CameraFileError, load_cameras, load_colmap, load_trajectory_document,  # noqa: E402
+                 load_transforms, save_cameras, save_trajectory)
 from .recover import recover_cameras  # noqa: E402
 from .transforms import (axis_angle_to_matrix, c2w_to_w2c, invert_pose, look_at, make_pose,  # noqa: E402
                          matrix_to_axis_angle, matrix_to_quaternion, opencv_to_opengl_c2w, opengl_to_opencv_c2w,
@@ -55,6 +57,8 @@ __all__ = [
     "Cameras", "intrinsics_matrix", "fov_to_focal", "focal_to_fov", "scale_intrinsics",
     "canonicalize", "raxels", "plucker", "raymap", "world_rays", "pixel_grid", "camera_ray_bundle",
     "grid_intrinsics", "recover_cameras",
+    "load_cameras", "save_cameras", "load_colmap", "load_transforms", "load_trajectory_document", "save_trajectory",
+    "CameraFileError", "FORMATS",
     "make_pose", "invert_pose", "c2w_to_w2c", "w2c_to_c2w", "look_at", "rotation_angle",
     "relative_rotation_angle_deg", "project_to_so3", "quaternion_to_matrix", "matrix_to_quaternion",
     "quaternion_multiply", "axis_angle_to_matrix", "matrix_to_axis_angle",

@@ -1,0 +1,53 @@
+"""Per-frame checks for values parsed from a file. Each takes ``fail(message) -> Exception``,
+built by the reader with the file and line (or key path), so the error points at the frame."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from ..transforms import make_pose, project_to_so3
+
+Fail = Callable[[str], Exception]
+
+# Files print rotations with 6-10 decimals (RealEstate10K: 9, Blender exports: float32), so their
+# rotations are orthonormal only to ~1e-7. Accept that and snap to the nearest rotation; reject
+# anything further off, which is a scaled, sheared or garbled pose rather than rounding.
+ROTATION_TOLERANCE = 1e-4
+
+# Below this the rotation is already rigid to float64 rounding and is kept bit-exact.
+_SNAP_ABOVE = 1e-12
+
+
+def checked_pose(M: torch.Tensor, fail: Fail) -> torch.Tensor:
+    """A rigid 4x4 float64 pose from a 3x4 or 4x4 matrix read from a file (either direction,
+    c2w or w2c). Rounding in the rotation is snapped away; real errors raise ``fail``."""
+    if M.shape not in ((3, 4), (4, 4)):
+        raise fail(f"expected a 3x4 or 4x4 pose matrix, got shape {tuple(M.shape)}")
+    if not bool(torch.isfinite(M).all()):
+        raise fail("pose contains NaN or infinite values")
+    if M.shape == (4, 4):
+        bottom = M[3].tolist()
+        if max(abs(a - b) for a, b in zip(bottom, (0.0, 0.0, 0.0, 1.0))) > 1e-9:
+            raise fail(f"bottom row of the 4x4 pose must be (0, 0, 0, 1), got {tuple(bottom)}")
+    R, t = M[:3, :3], M[:3, 3]
+    err = float((R.T @ R - torch.eye(3, dtype=R.dtype)).abs().max())
+    if err > ROTATION_TOLERANCE:
+        raise fail(f"rotation is not orthonormal (max |R^T R - I| = {err:.3g}); the pose is not rigid")
+    if float(torch.linalg.det(R)) < 0:
+        raise fail("rotation has determinant -1 (a reflection); the file's axis convention is not right-handed")
+    if err > _SNAP_ABOVE:
+        R = project_to_so3(R)
+    return make_pose(R, t)
+
+
+def checked_intrinsics(fx: float, fy: float, cx: float, cy: float, fail: Fail) -> tuple[float, float, float, float]:
+    """Finite intrinsics with positive focal lengths (a zero focal length has no rays)."""
+    for name, value in (("fx", fx), ("fy", fy), ("cx", cx), ("cy", cy)):
+        if not math.isfinite(value):
+            raise fail(f"{name} is {value} (NaN or infinite)")
+    if fx <= 0 or fy <= 0:
+        raise fail(f"focal lengths must be positive, got fx={fx}, fy={fy}")
+    return fx, fy, cx, cy
