@@ -46,7 +46,9 @@ from .rays import (camera_ray_bundle, canonicalize, grid_intrinsics, pixel_grid,
                    raymap, world_rays)
 from .io import (FORMATS, CameraFileError, load_cameras, load_colmap, load_trajectory_document,  # noqa: E402
                  load_transforms, save_cameras, save_trajectory)
+from . import trajectory  # noqa: E402
 from .recover import recover_cameras  # noqa: E402
+from .trajectory import PRESETS, Keyframe, interpolate, keyframes_from_cameras, random_walk  # noqa: E402
 from .transforms import (axis_angle_to_matrix, c2w_to_w2c, invert_pose, look_at, make_pose,  # noqa: E402
                          matrix_to_axis_angle, matrix_to_quaternion, opencv_to_opengl_c2w, opengl_to_opencv_c2w,
                          project_to_so3, quaternion_multiply, quaternion_to_matrix, relative_rotation_angle_deg,
@@ -59,6 +61,7 @@ __all__ = [
     "grid_intrinsics", "recover_cameras",
     "load_cameras", "save_cameras", "load_colmap", "load_transforms", "load_trajectory_document", "save_trajectory",
     "CameraFileError", "FORMATS",
+    "trajectory", "Keyframe", "interpolate", "keyframes_from_cameras", "PRESETS", "random_walk",
     "make_pose", "invert_pose", "c2w_to_w2c", "w2c_to_c2w", "look_at", "rotation_angle",
     "relative_rotation_angle_deg", "project_to_so3", "quaternion_to_matrix", "matrix_to_quaternion",
     "quaternion_multiply", "axis_angle_to_matrix", "matrix_to_axis_angle",
