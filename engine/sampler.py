@@ -13,7 +13,7 @@ Nothing here draws random numbers: the caller makes the initial noise with ``mak
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,7 +22,7 @@ from torch import Tensor
 
 from engine.flow import make_noise, shift_time
 
-__all__ = ["time_schedule", "sample", "make_noise", "VelocityFn", "Callback"]
+__all__ = ["time_schedule", "sample", "sample_steps", "SamplerStep", "make_noise", "VelocityFn", "Callback"]
 
 # velocity_fn(state, times) -> velocities: state[name] (*lead, ...), times[name] (*lead,) float32.
 VelocityFn = Callable[[dict[str, Tensor], dict[str, Tensor]], Mapping[str, Tensor]]
@@ -136,6 +136,43 @@ def sample(velocity_fn: VelocityFn, state: Mapping[str, Tensor], *,
     callback(step_index, total_steps, state, times): after every iteration, step_index = 1..n. It
         may raise to cancel; the exception propagates unchanged.
     """
+    cur = dict(state)
+    for step in sample_steps(velocity_fn, state, schedules=schedules, fixed=fixed, method=method,
+                             time_dims=time_dims):
+        cur = step.state
+        if callback is not None:
+            callback(step.index, step.total, dict(step.state), step.times)
+    return cur
+
+
+def _lead(t: Tensor, like: Tensor) -> Tensor:
+    """Times of shape lead -> broadcastable against a stream (lead, C, ...)."""
+    return t.to(like.dtype).reshape(*t.shape, *([1] * (like.ndim - t.ndim)))
+
+
+@dataclass
+class SamplerStep:
+    """One iteration of ``sample_steps``.
+
+    index, total: iterations done (1..total) and their number.
+    state, times: every stream and its per-element times after this iteration.
+    denoised: the clean estimate z + (1 - t) v implied by this iteration's velocity, for every stream
+        that was being denoised (a preview of the result; equal to the result on the last step).
+    """
+
+    index: int
+    total: int
+    state: dict[str, Tensor]
+    times: dict[str, Tensor]
+    denoised: dict[str, Tensor]
+
+
+def sample_steps(velocity_fn: VelocityFn, state: Mapping[str, Tensor], *,
+                 schedules: Mapping[str, Tensor | None], fixed: Mapping[str, Tensor | None] | None = None,
+                 method: Literal["euler", "heun"] = "euler",
+                 time_dims: Mapping[str, int] | None = None) -> Iterator[SamplerStep]:
+    """``sample`` as a generator: one ``SamplerStep`` per iteration, so a caller can stream progress
+    (and stop early by closing it). Arguments as in ``sample``; the last step's state is the result."""
     if method not in ("euler", "heun"):
         raise ValueError(f"method must be 'euler' or 'heun', got {method!r}")
     plan = _plan(state, schedules, fixed, time_dims)
@@ -154,11 +191,12 @@ def sample(velocity_fn: VelocityFn, state: Mapping[str, Tensor], *,
         return v
 
     for k in range(n):
+        t_now = times_at(idx)
         nxt = {name: s.index(k + 1, n) for name, s in plan.items()}
         stepping = [name for name in plan if nxt[name] > idx[name]]
         dt = {name: plan[name].time(nxt[name]) - plan[name].time(idx[name]) for name in stepping}
 
-        v1 = velocities(cur, times_at(idx), stepping)
+        v1 = velocities(cur, t_now, stepping)
         new = dict(cur)
         for name in stepping:
             new[name] = plan[name].advance(cur[name], v1[name], dt[name])
@@ -169,7 +207,6 @@ def sample(velocity_fn: VelocityFn, state: Mapping[str, Tensor], *,
             for name in correct:
                 new[name] = plan[name].advance(cur[name], 0.5 * (v1[name] + v2[name]), dt[name])
 
+        denoised = {name: cur[name] + _lead(1.0 - t_now[name], cur[name]) * v1[name] for name in plan if name in v1}
         cur, idx = new, nxt
-        if callback is not None:
-            callback(k + 1, n, dict(cur), times_at(idx))
-    return cur
+        yield SamplerStep(k + 1, n, dict(cur), times_at(idx), denoised)

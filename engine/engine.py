@@ -1,0 +1,281 @@
+"""``Engine``: the public entry point. Loads a checkpoint (or a preset), prepares inputs, runs tasks.
+
+Every task has a streaming form (``*_stream``, a generator of ``ProgressEvent`` ending with a "done"
+event that carries the result) and a blocking form returning the result. Inputs of any size are
+resized to cover the model's frame and centre-cropped; cameras come back for the caller's pixels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from geometry import Cameras
+from geometry.metrics import pose_metrics
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import EngineConfig, preset
+from .events import CancelToken, ProgressEvent
+from .image_metrics import frame_metrics
+from .media import CropInfo, FramesLike, frames_to_tensor, resize_center_crop, select_frames, tensor_to_uint8
+from .pipeline import JointPipeline
+from .tasks import (JointResult, PoseResult, estimate_poses_events, generate_events, generate_joint_events,
+                    source_frame_indices)
+from .vae import nearest_valid_frame_counts
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "checkpoints" / "raxels-tiny"
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """"auto": cuda, then mps, then cpu."""
+    if str(device) != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _run(events: Iterator[ProgressEvent]) -> Any:
+    result = None
+    for ev in events:
+        if ev.stage == "done":
+            result = ev.result
+    return result
+
+
+class Engine:
+    """One set of weights, three tasks: poses from a clip, video along cameras, video + cameras jointly."""
+
+    def __init__(self, pipe: JointPipeline, *, device: torch.device, dtype: torch.dtype,
+                 source: str, meta: dict[str, Any] | None = None, trained: bool = True):
+        self.pipe = pipe.to(device=device, dtype=dtype).eval()
+        self.device = device
+        self.dtype = dtype
+        self.source = source
+        self.meta = dict(meta or {})
+        self.trained = trained
+
+    # ---- construction --------------------------------------------------------------------------
+
+    @classmethod
+    def from_checkpoint(cls, path_or_preset: str | Path | None = None, device: str | torch.device = "auto", *,
+                        dtype: torch.dtype | None = None, seed: int = 0) -> "Engine":
+        """Load a checkpoint directory, or build a named preset with untrained weights.
+
+        ``None`` loads the shipped default checkpoint (``assets/checkpoints/raxels-tiny``); if it is not
+        there, the untrained ``tiny`` preset is used and ``engine.trained`` is False.
+        """
+        dev = pick_device(device)
+        if dtype is None:
+            dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+        target = path_or_preset if path_or_preset is not None else DEFAULT_CHECKPOINT
+        if Path(target).is_dir():
+            cfg, state, meta = load_checkpoint(target)
+            pipe = JointPipeline(cfg)
+            missing, unexpected = pipe.model.load_state_dict(state, strict=False)
+            if missing or unexpected:
+                raise ValueError(f"{target}: weights do not match the config (missing {missing[:3]}, "
+                                 f"unexpected {unexpected[:3]})")
+            return cls(pipe, device=dev, dtype=dtype, source=str(target), meta=meta, trained=True)
+        name = "tiny" if path_or_preset is None else str(path_or_preset)
+        cfg = preset(name) if not Path(name).suffix and "/" not in name else None
+        if cfg is None:
+            raise ValueError(f"{name}: no checkpoint directory there, and not a preset name")
+        torch.manual_seed(seed)
+        meta = {"note": f"untrained '{name}' preset: random weights, outputs are noise"}
+        return cls(JointPipeline(cfg), device=dev, dtype=dtype, source=f"preset:{name}", meta=meta, trained=False)
+
+    def save(self, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
+        return save_checkpoint(path, self.pipe.model, self.pipe.cfg, {**self.meta, **(meta or {})})
+
+    @property
+    def config(self) -> EngineConfig:
+        return self.pipe.cfg
+
+    def info(self) -> dict[str, Any]:
+        """What a status line shows: device, weights, and what the model was trained on."""
+        c = self.config.clip
+        return {"device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""), "source": self.source,
+                "preset": self.config.preset, "trained": self.trained,
+                "training_domain": self.meta.get("training_domain", "untrained" if not self.trained else "unknown"),
+                "frames": c.num_frames, "height": c.height, "width": c.width, "num_cond": c.num_cond,
+                "parameters": sum(p.numel() for p in self.pipe.model.parameters()),
+                "camera_encoding": self.config.model.camera_encoding, "attention": self.config.model.attention}
+
+    # ---- input preparation -------------------------------------------------------------------------
+
+    def _frames(self, frames: FramesLike, name: str) -> tuple[torch.Tensor, CropInfo]:
+        x = frames_to_tensor(frames, name=name)
+        H, W = self.pipe.image_size
+        x, crop = resize_center_crop(x, H, W)
+        return x.to(self.device, self.dtype), crop
+
+    def prepare_clip(self, video: FramesLike, *, num_frames: int | None = None) -> tuple[torch.Tensor, CropInfo, np.ndarray]:
+        """A clip on the model grid with a valid frame count.
+
+        ``num_frames`` None keeps every frame (which must then be 1 + 4k); otherwise that many frames are
+        picked evenly. Returns frames (T, 3, H, W), the crop, and the indices of the frames used.
+        """
+        x, crop = self._frames(video, "video")
+        T = x.shape[0]
+        tf = self.pipe.temporal_factor
+        if num_frames is None:
+            if (T - 1) % tf:
+                raise ValueError(f"video: {T} frames; the model takes 1 + {tf}k frames "
+                                 f"(nearest: {nearest_valid_frame_counts(T, tf)}); pass num_frames to subsample")
+            return x, crop, np.arange(T)
+        if (num_frames - 1) % tf:
+            raise ValueError(f"num_frames must be 1 + {tf}k, got {num_frames}")
+        idx = select_frames(T, num_frames)
+        return x[torch.as_tensor(idx, device=x.device)], crop, idx
+
+    def _to_source(self, cams: Cameras, crop: CropInfo) -> Cameras:
+        K = crop.to_source_intrinsics(cams.K.double()).to(cams.dtype)
+        return Cameras(cams.c2w, K, crop.src_width, crop.src_height, cams.timestamps)
+
+    def _to_model_grid(self, cameras: Cameras) -> Cameras:
+        """Cameras for an image of any size -> the model grid, cropped like the frames are."""
+        H, W = self.pipe.image_size
+        scale = max(H / cameras.height, W / cameras.width)
+        new_h, new_w = max(H, round(cameras.height * scale)), max(W, round(cameras.width * scale))
+        crop = CropInfo(cameras.width, cameras.height, new_w / cameras.width, new_h / cameras.height,
+                        float((new_w - W) // 2), float((new_h - H) // 2))
+        K = crop.to_model_intrinsics(cameras.K.double())
+        return Cameras(cameras.c2w.double(), K, W, H, cameras.timestamps)
+
+    # ---- pose estimation -----------------------------------------------------------------------------
+
+    def estimate_poses_stream(self, video: FramesLike, *, steps: int | None = None, seed: int = 0, ref: int = 0,
+                              num_frames: int | None = None, method: str = "raxels",
+                              cancel: CancelToken | None = None) -> Iterator[ProgressEvent]:
+        """Predict a clip's cameras. ``method="raxels"`` is the model (2 ray steps by default);
+        ``method="colmap"`` runs the COLMAP baseline (pycolmap) on the same frames, labelled as such."""
+        x, crop, idx = self.prepare_clip(video, num_frames=num_frames)
+        if not 0 <= ref < x.shape[0]:
+            raise ValueError(f"ref {ref} out of range for {x.shape[0]} frames")
+        if method == "colmap":
+            from .baselines.colmap import colmap_pose_events
+
+            yield from colmap_pose_events(tensor_to_uint8(x.float()), ref=ref, cancel=cancel,
+                                          to_source=lambda c: self._to_source(c, crop))
+            return
+        if method != "raxels":
+            raise ValueError(f"method must be 'raxels' or 'colmap', got {method!r}")
+        steps = steps or self.config.sampler.pose_steps
+        for ev in estimate_poses_events(self.pipe, x, steps=steps, seed=seed, ref=ref,
+                                        method=self.config.sampler.method, cancel=cancel):
+            if ev.cameras is not None:
+                ev.cameras = self._to_source(ev.cameras, crop)
+            if ev.stage == "done":
+                ev.result = dataclasses.replace(ev.result, cameras=ev.cameras)
+                ev.result.notes.append(f"frames used: {idx.tolist()}")
+            yield ev
+
+    def estimate_poses(self, video: FramesLike, steps: int | None = None, **kw: Any) -> Cameras:
+        """Cameras (T,) of the clip, canonicalised to frame ``ref``, intrinsics for the input's pixels."""
+        return _run(self.estimate_poses_stream(video, steps=steps, **kw)).cameras
+
+    # ---- camera-conditioned generation ------------------------------------------------------------
+
+    def generate_stream(self, images: FramesLike, cameras: Cameras, *, steps: int | None = None, seed: int = 0,
+                        source_frames: str | Sequence[int] = "first",
+                        cancel: CancelToken | None = None) -> Iterator[ProgressEvent]:
+        """Frames along ``cameras`` (T = 1 + 4k) from one or more images."""
+        if not isinstance(cameras, Cameras) or len(cameras.batch_shape) != 1:
+            raise ValueError("cameras: expected a Cameras trajectory of batch shape (T,)")
+        T = cameras.batch_shape[0]
+        tf = self.pipe.temporal_factor
+        if (T - 1) % tf:
+            raise ValueError(f"cameras: {T} frames; the model generates 1 + {tf}k frames "
+                             f"(nearest: {nearest_valid_frame_counts(T, tf)})")
+        x, _ = self._frames(images, "images")
+        src = source_frame_indices(T, x.shape[0], source_frames if isinstance(source_frames, str)
+                                   else list(source_frames))
+        if len(src) != x.shape[0]:
+            raise ValueError(f"{x.shape[0]} images but {len(src)} source frame indices")
+        steps = steps or self.config.sampler.video_steps
+        yield from generate_events(self.pipe, x, self._to_model_grid(cameras), src, steps=steps, seed=seed,
+                                   method=self.config.sampler.method, cancel=cancel)
+
+    def generate(self, images: FramesLike, cameras: Cameras, steps: int | None = None, **kw: Any) -> np.ndarray:
+        """(T, H, W, 3) uint8 frames on the model grid."""
+        return _run(self.generate_stream(images, cameras, steps=steps, **kw))
+
+    # ---- joint generation ------------------------------------------------------------------------------
+
+    def generate_joint_stream(self, images: FramesLike, num_frames: int | None = None, *, steps: int | None = None,
+                              ray_steps: int | None = None, seed: int = 0,
+                              source_frames: str | Sequence[int] = "first",
+                              cancel: CancelToken | None = None) -> Iterator[ProgressEvent]:
+        """Frames and cameras together from one or more images."""
+        x, crop = self._frames(images, "images")
+        T = num_frames or self.config.clip.num_frames
+        src = source_frame_indices(T, x.shape[0], source_frames if isinstance(source_frames, str)
+                                   else list(source_frames))
+        for ev in generate_joint_events(self.pipe, x, T, src, video_steps=steps or self.config.sampler.joint_video_steps,
+                                        ray_steps=ray_steps or self.config.sampler.joint_ray_steps, seed=seed,
+                                        method=self.config.sampler.method, cancel=cancel):
+            yield ev
+
+    def generate_joint(self, images: FramesLike, num_frames: int | None = None, steps: int | None = None,
+                       **kw: Any) -> tuple[np.ndarray, Cameras]:
+        """(frames (T, H, W, 3) uint8, cameras (T,) on the model grid canonicalised to the first source)."""
+        res: JointResult = _run(self.generate_joint_stream(images, num_frames, steps=steps, **kw))
+        return res.frames, res.poses.cameras
+
+    # ---- cycle self-consistency ------------------------------------------------------------------------
+
+    def cycle_stream(self, video: FramesLike, num_sources: int = 3, *, pose_steps: int | None = None,
+                     video_steps: int | None = None, seed: int = 0, num_frames: int | None = None,
+                     cancel: CancelToken | None = None) -> Iterator[ProgressEvent]:
+        """The paper's self-consistency test: predict the clip's trajectory, regenerate the clip from
+        ``num_sources`` of its frames along that trajectory, predict the regenerated clip's trajectory,
+        and compare trajectories (rotation / translation errors) and frames (PSNR / SSIM)."""
+        x, _, _ = self.prepare_clip(video, num_frames=num_frames)
+        T = x.shape[0]
+        pred: PoseResult | None = None
+        for ev in estimate_poses_events(self.pipe, x, steps=pose_steps or self.config.sampler.pose_steps,
+                                        seed=seed, cancel=cancel):
+            ev.task, ev.message = "cycle", f"1/3 poses: {ev.message}".rstrip(": ")
+            if ev.stage == "done":
+                pred = ev.result
+                ev.stage, ev.result = "decode", None
+            yield ev
+        src = [int(i) for i in np.round(np.linspace(0, T - 1, num_sources))]
+        frames = None
+        for ev in generate_events(self.pipe, x[src], pred.cameras, src, seed=seed, cancel=cancel,
+                                  steps=video_steps or self.config.sampler.video_steps,
+                                  method=self.config.sampler.method):
+            ev.task, ev.message = "cycle", f"2/3 regenerate: {ev.message}".rstrip(": ")
+            if ev.stage == "done":
+                frames, ev.stage, ev.result = ev.result, "decode", None
+            yield ev
+        regen = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2).to(self.dtype) / 127.5 - 1.0
+        again: PoseResult | None = None
+        for ev in estimate_poses_events(self.pipe, regen, steps=pose_steps or self.config.sampler.pose_steps,
+                                        seed=seed, cancel=cancel):
+            ev.task, ev.message = "cycle", f"3/3 poses of the regenerated clip: {ev.message}".rstrip(": ")
+            if ev.stage == "done":
+                again = ev.result
+                ev.stage, ev.result = "decode", None
+            yield ev
+        original = tensor_to_uint8(x.float())
+        img = frame_metrics(frames, original)
+        poses = pose_metrics(again.cameras, pred.cameras)
+        report = {"source_frames": src, "predicted": pred.cameras, "regenerated_poses": again.cameras,
+                  "regenerated_frames": frames, "original_frames": original,
+                  "rot_err_deg": poses["mean_rot_err_deg"], "trans_err_deg": poses["mean_trans_err_deg"],
+                  "ATE": poses["ATE"], "psnr": img["psnr"], "ssim": img["ssim"],
+                  "mean_psnr": float(np.mean(img["psnr"][np.isfinite(img["psnr"])])) if np.isfinite(img["psnr"]).any()
+                  else float("inf"), "mean_ssim": float(np.mean(img["ssim"])), "notes": pred.notes + again.notes}
+        yield ProgressEvent("cycle", "done", result=report)
+
+    def cycle(self, video: FramesLike, num_sources: int = 3, **kw: Any) -> dict[str, Any]:
+        return _run(self.cycle_stream(video, num_sources, **kw))

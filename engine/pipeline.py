@@ -1,0 +1,119 @@
+"""JointPipeline: the autoencoder, the ray packing and JointDiT behind one object.
+
+It turns pixel-space clips (video frames, ray images, conditioning frame indices) into the model's
+latent streams and back. Training (``engine.objective``) and inference (``engine.tasks``) both go
+through it, so both see exactly the same tensors.
+
+Ray images reach the model in one of two ways (``ModelConfig.camera_encoding``):
+    raxel    3-channel raxel images through the same video autoencoder as RGB (the paper);
+    plucker  6-channel Plücker images packed parameter-free onto the latent grid (space-to-depth, as
+             ``PatchVAE``) and embedded by an MLP in the model, skipping the autoencoder (the ablation).
+"""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from .camera_codec import ray_images_to_videos, videos_to_ray_images
+from .config import EngineConfig
+from .model import JointDiT
+from .vae import PatchVAE, VideoAutoencoder, build_vae
+
+
+class JointPipeline(nn.Module):
+    """Model + autoencoder for one ``EngineConfig``."""
+
+    def __init__(self, cfg: EngineConfig, *, model: JointDiT | None = None, vae: VideoAutoencoder | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.vae = vae if vae is not None else build_vae(cfg.vae)
+        self.encoding = cfg.model.camera_encoding
+        if self.encoding == "plucker":
+            self.ray_packer: VideoAutoencoder = PatchVAE(self.vae.spatial_factor, self.vae.temporal_factor)
+            ray_channels = 2 * self.ray_packer.latent_channels             # directions + moments
+        else:
+            self.ray_packer = self.vae
+            ray_channels = self.vae.latent_channels
+        if cfg.model.latent_channels != self.vae.latent_channels:
+            raise ValueError(f"model expects {cfg.model.latent_channels} latent channels, the "
+                             f"{cfg.vae.kind} autoencoder gives {self.vae.latent_channels}")
+        self.model = model if model is not None else JointDiT(cfg.model, ray_channels=ray_channels)
+
+    # ---- geometry of a clip --------------------------------------------------------------------
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(height, width) of the model's frames."""
+        return self.cfg.clip.height, self.cfg.clip.width
+
+    @property
+    def ray_grid(self) -> tuple[int, int]:
+        """(height, width) of the ray images: the frame size divided by ``raxel_downsample``."""
+        ds = self.cfg.model.raxel_downsample
+        return self.cfg.clip.height // ds, self.cfg.clip.width // ds
+
+    @property
+    def temporal_factor(self) -> int:
+        return self.vae.temporal_factor
+
+    def cond_positions(self, cond_idx: torch.Tensor) -> torch.Tensor:
+        """Frame indices (B, M) -> latent frame positions: pixel frame f sits at f / temporal_factor
+        (a latent frame ends on frame 4j, where Wan's causal encoder has seen its whole group)."""
+        return cond_idx.to(torch.float32) / self.temporal_factor
+
+    # ---- pixels <-> latents -------------------------------------------------------------------
+
+    def encode_video(self, video: torch.Tensor) -> torch.Tensor:
+        """(B, 3, T, H, W) in [-1, 1] -> (B, C, F, h, w)."""
+        return self.vae.encode_video(video)
+
+    def decode_video(self, z: torch.Tensor) -> torch.Tensor:
+        return self.vae.decode_video(z)
+
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, M, 3, H, W) images encoded one by one -> (B, M, C, h, w)."""
+        return self.vae.encode_images(frames)
+
+    def decode_frames(self, z: torch.Tensor) -> torch.Tensor:
+        return self.vae.decode_images(z)
+
+    def encode_rays(self, rays: torch.Tensor) -> torch.Tensor:
+        """Ray images of a clip (B, T, Cray, Hr, Wr) -> ray latents (B, Cr, F, hr, wr)."""
+        z = self.ray_packer.encode_video(ray_images_to_videos(rays))       # (B * groups, c, F, hr, wr)
+        return rearrange(z, "(b g) c f h w -> b (g c) f h w", b=rays.shape[0])
+
+    def decode_rays(self, z: torch.Tensor) -> torch.Tensor:
+        """Ray latents (B, Cr, F, hr, wr) -> ray images (B, T, Cray, Hr, Wr)."""
+        groups = 2 if self.encoding == "plucker" else 1
+        videos = self.ray_packer.decode_video(rearrange(z, "b (g c) f h w -> (b g) c f h w", g=groups))
+        return videos_to_ray_images(videos, encoding=self.encoding)
+
+    def encode_ray_frames(self, rays: torch.Tensor) -> torch.Tensor:
+        """Ray images of single frames (B, M, Cray, Hr, Wr) -> (B, M, Cr, hr, wr)."""
+        z = self.ray_packer.encode_images(rearrange(rays, "b m (g c) h w -> b m g c h w", c=3))
+        return rearrange(z, "b m g c h w -> b m (g c) h w")
+
+    def decode_ray_frames(self, z: torch.Tensor) -> torch.Tensor:
+        groups = 2 if self.encoding == "plucker" else 1
+        x = self.ray_packer.decode_images(rearrange(z, "b m (g c) h w -> b m g c h w", g=groups))
+        return rearrange(x, "b m g c h w -> b m (g c) h w")
+
+    def clean_streams(self, video: torch.Tensor, rays: torch.Tensor,
+                      cond_idx: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Clean latents of every stream for a batch of clips.
+
+        Args:
+            video: (B, 3, T, H, W) frames in [-1, 1].
+            rays: (B, T, Cray, Hr, Wr) ray images in [-1, 1], canonicalised to frame ``cond_idx[:, 0]``.
+            cond_idx: (B, M) frame index of each conditioning slot; slot 0 is the reference frame.
+        Returns:
+            streams {"video", "rays", "cond_video", "cond_rays"} and cond_pos (B, M).
+        """
+        b = torch.arange(video.shape[0], device=video.device)[:, None]
+        cond_frames = video.permute(0, 2, 1, 3, 4)[b, cond_idx]             # (B, M, 3, H, W)
+        cond_rays = rays[b, cond_idx]                                       # (B, M, Cray, Hr, Wr)
+        streams = {"video": self.encode_video(video), "rays": self.encode_rays(rays),
+                   "cond_video": self.encode_frames(cond_frames), "cond_rays": self.encode_ray_frames(cond_rays)}
+        return streams, self.cond_positions(cond_idx)

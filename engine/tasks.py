@@ -1,0 +1,297 @@
+"""The three tasks of one set of weights, and the cycle test, as generators of ``ProgressEvent``.
+
+Every task works on the model grid (frames already resized and cropped by the ``Engine``) and yields
+events while it denoises; the last event (stage "done") carries the result. The sequence layout and
+times follow ``engine.objective`` exactly:
+
+    task               video (target / sources / sparse)    rays (target / slots)
+    estimate poses     clean / clean / clean                 denoised (2 steps)
+    generate           denoised / clean / denoised           clean (the given cameras)
+    generate jointly   denoised / clean / denoised           denoised
+
+Conditioning slot 0 is always the reference frame: the first source image, or in pose estimation the
+frame the trajectory is expressed in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from geometry import Cameras
+
+from .camera_codec import decode_cameras, encode_cameras
+from .events import CancelToken, ProgressEvent
+from .media import tensor_to_uint8
+from .pipeline import JointPipeline
+from .sampler import sample_steps, time_schedule
+
+FALLBACK_FOV_DEG = 60.0
+
+
+@dataclass
+class PoseResult:
+    """Cameras recovered from predicted raxels (model grid, canonicalised to frame ``ref``)."""
+
+    cameras: Cameras
+    residual: np.ndarray              # (T,) RMS misfit of each frame's rays to a pinhole bundle
+    ref: int
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class JointResult:
+    frames: np.ndarray                # (T, H, W, 3) uint8
+    poses: PoseResult
+
+
+# --------------------------------------------------------------------------------------------------
+# Shared machinery
+# --------------------------------------------------------------------------------------------------
+
+def conditioning_slots(num_frames: int, num_slots: int, first: list[int]) -> list[int]:
+    """Frame index per slot: the given frames first (sources, reference first), then sparse targets
+    spread evenly over the frames not used yet."""
+    if len(set(first)) != len(first):
+        raise ValueError(f"source frames must be distinct, got {first}")
+    if any(not 0 <= f < num_frames for f in first):
+        raise ValueError(f"source frames {first} out of range for {num_frames} frames")
+    if len(first) > num_slots:
+        raise ValueError(f"{len(first)} source images but the model has {num_slots} conditioning slots")
+    free = [f for f in range(num_frames) if f not in first]
+    need = num_slots - len(first)
+    picks = [free[i] for i in np.round(np.linspace(0, len(free) - 1, need)).astype(int)] if need and free else []
+    slots = first + picks
+    while len(slots) < num_slots:  # fewer frames than slots: repeat frames as extra sparse targets
+        slots.append(slots[len(slots) % max(1, len(first))])
+    return slots
+
+
+def source_frame_indices(num_frames: int, num_sources: int, position: str | list[int]) -> list[int]:
+    """Where the source images sit: "first", "middle", "last" (for one image; several are spread from
+    there), or explicit frame indices."""
+    if not isinstance(position, str):
+        return [int(p) for p in position]
+    if num_sources < 1:
+        raise ValueError("at least one source image is needed")
+    anchor = {"first": 0, "middle": num_frames // 2, "last": num_frames - 1}.get(position)
+    if anchor is None:
+        raise ValueError(f"source position must be 'first', 'middle', 'last' or a list of frames, got {position!r}")
+    if num_sources == 1:
+        return [anchor]
+    spread = [int(i) for i in np.round(np.linspace(0, num_frames - 1, num_sources))]
+    # Keep the anchored frame as the reference (slot 0), the rest spread over the clip.
+    rest = [f for f in spread if f != anchor][: num_sources - 1]
+    return [anchor] + rest
+
+
+class _Job:
+    """Bookkeeping shared by the tasks: timing, cancellation, event construction."""
+
+    def __init__(self, task: str, cancel: CancelToken | None):
+        self.task = task
+        self.cancel = cancel
+        self.start = time.perf_counter()
+
+    def event(self, stage: str, **kw) -> ProgressEvent:
+        if self.cancel is not None:
+            self.cancel.raise_if_cancelled()
+        return ProgressEvent(self.task, stage, elapsed=time.perf_counter() - self.start, **kw)
+
+
+def _ray_latent_like(pipe: JointPipeline, video_latent: torch.Tensor, slots: int | None = None) -> torch.Tensor:
+    """A zero tensor with the ray latent shape matching video latents (B, C, F, h, w) or slots (B, M, C, h, w)."""
+    ds = pipe.cfg.model.raxel_downsample
+    ch = pipe.model.ray_io.in_channels
+    if slots is None:
+        B, _, F_, h, w = video_latent.shape
+        return video_latent.new_zeros(B, ch, F_, h // ds, w // ds)
+    B, M, _, h, w = video_latent.shape
+    return video_latent.new_zeros(B, M, ch, h // ds, w // ds)
+
+
+def _decode_poses(pipe: JointPipeline, ray_latent: torch.Tensor, ref: int, scale: float = 1.0) -> PoseResult:
+    """Ray latents (1, Cr, F, hr, wr) -> cameras on the model grid. If the predicted rays do not give a
+    usable focal length (an untrained or confused model), fit the poses against an assumed FOV and
+    say so in the notes rather than fail or pretend."""
+    images = pipe.decode_rays(ray_latent.float())[0].double()              # (T, Cray, Hr, Wr)
+    H, W = pipe.image_size
+    enc = pipe.encoding
+    notes: list[str] = []
+    try:
+        cams, resid = decode_cameras(images, width=W, height=H, scale=scale, encoding=enc, ref=ref,
+                                     return_residual=True)
+    except ValueError as exc:
+        f = 0.5 * H / np.tan(np.radians(FALLBACK_FOV_DEG) / 2)
+        K = torch.tensor([[f, 0, W / 2], [0, f, H / 2], [0, 0, 1]], dtype=torch.float64)
+        cams, resid = decode_cameras(images, width=W, height=H, scale=scale, encoding=enc, intrinsics=K,
+                                     return_residual=True)
+        notes.append(f"focal length could not be recovered from the predicted rays ({exc}); poses were fitted "
+                     f"with an assumed {FALLBACK_FOV_DEG:.0f} degree vertical FOV")
+    return PoseResult(cams.to(torch.float32), resid.float().cpu().numpy(), ref, notes)
+
+
+def _denoise(pipe: JointPipeline, job: _Job, state: dict[str, torch.Tensor], *, schedules, fixed, cond_pos,
+             method: str, preview, preview_every: int) -> Iterator[ProgressEvent | dict[str, torch.Tensor]]:
+    """Run the sampler, yielding progress events; the final item is the final state (a dict)."""
+    def velocity(s, t):
+        return pipe.model(s, t, cond_pos=cond_pos)
+
+    final = dict(state)
+    with torch.inference_mode():
+        for step in sample_steps(velocity, state, schedules=schedules, fixed=fixed, method=method,
+                                 time_dims={"cond_video": 2, "cond_rays": 2}):
+            final = step.state
+            extra = {}
+            if preview is not None and (step.index % preview_every == 0 or step.index == step.total):
+                extra = preview(step.denoised)
+            yield job.event("denoise", step=step.index, total=step.total, **extra)
+    yield final
+
+
+# --------------------------------------------------------------------------------------------------
+# Tasks
+# --------------------------------------------------------------------------------------------------
+
+def estimate_poses_events(pipe: JointPipeline, video: torch.Tensor, *, steps: int, seed: int = 0, ref: int = 0,
+                          method: str = "euler", cancel: CancelToken | None = None,
+                          preview_every: int = 1) -> Iterator[ProgressEvent]:
+    """Cameras of a clip: video clean, rays denoised in ``steps`` steps (paper: 2 is best).
+
+    Args:
+        video: (T, 3, H, W) frames on the model grid in [-1, 1], on the model's device.
+        ref: frame the trajectory is expressed in (slot 0).
+    """
+    job = _Job("estimate_poses", cancel)
+    yield job.event("encode", message="encoding the clip")
+    T = video.shape[0]
+    slots = conditioning_slots(T, pipe.cfg.clip.num_cond, [ref])
+    cond_idx = torch.tensor([slots], device=video.device)
+    with torch.inference_mode():
+        z_video = pipe.encode_video(video.permute(1, 0, 2, 3)[None])
+        z_cond = pipe.encode_frames(video[cond_idx])
+    gen = torch.Generator().manual_seed(seed)
+    state = {"video": z_video, "cond_video": z_cond,
+             "rays": _ray_latent_like(pipe, z_video), "cond_rays": _ray_latent_like(pipe, z_cond, slots=len(slots))}
+    state["rays"] = torch.randn(state["rays"].shape, generator=gen).to(state["rays"])
+    state["cond_rays"] = torch.randn(state["cond_rays"].shape, generator=gen).to(state["cond_rays"])
+    sched = time_schedule(steps, shift=pipe.cfg.sampler.shift)
+
+    def preview(denoised):
+        return {"cameras": _decode_poses(pipe, denoised["rays"], ref).cameras}
+
+    final = None
+    for item in _denoise(pipe, job, state, schedules={"rays": sched, "cond_rays": sched}, fixed=None,
+                         cond_pos=pipe.cond_positions(cond_idx), method=method, preview=preview,
+                         preview_every=preview_every):
+        if isinstance(item, ProgressEvent):
+            yield item
+        else:
+            final = item
+    yield job.event("decode", message="recovering cameras from the predicted raxels")
+    result = _decode_poses(pipe, final["rays"], ref)
+    yield job.event("done", cameras=result.cameras, result=result)
+
+
+def generate_events(pipe: JointPipeline, images: torch.Tensor, cameras: Cameras, source_frames: list[int], *,
+                    steps: int, seed: int = 0, method: str = "euler", cancel: CancelToken | None = None,
+                    preview_every: int = 1) -> Iterator[ProgressEvent]:
+    """Video along given cameras from source images: rays clean, video denoised.
+
+    Args:
+        images: (S, 3, H, W) source images on the model grid, in [-1, 1].
+        cameras: (T,) cameras for the model grid (width, height = the model's frame size).
+        source_frames: frame index of each source image; the first is the reference.
+    """
+    job = _Job("generate", cancel)
+    yield job.event("encode", message="encoding sources and cameras")
+    T = cameras.batch_shape[0]
+    S = images.shape[0]
+    slots = conditioning_slots(T, pipe.cfg.clip.num_cond, list(source_frames))
+    device = images.device
+    cond_idx = torch.tensor([slots], device=device)
+    rays, scale = encode_cameras(cameras.to(torch.float64), ref=slots[0], grid=pipe.ray_grid,
+                                 encoding=pipe.encoding)
+    rays = rays.to(images.dtype).to(device)[None]                            # (1, T, Cray, Hr, Wr)
+    with torch.inference_mode():
+        z_rays = pipe.encode_rays(rays)
+        z_cond_rays = pipe.encode_ray_frames(rays[:, slots])
+        z_src = pipe.encode_frames(images[None])                            # (1, S, C, h, w)
+    gen = torch.Generator().manual_seed(seed)
+    C, h, w = z_src.shape[2:]
+    F_ = z_rays.shape[2]
+    z_video = torch.randn(1, C, F_, h, w, generator=gen).to(z_src)
+    z_cond = torch.randn(1, len(slots), C, h, w, generator=gen).to(z_src)
+    z_cond[:, :S] = z_src
+    is_source = torch.arange(len(slots), device=device)[None] < S
+    state = {"video": z_video, "cond_video": z_cond, "rays": z_rays, "cond_rays": z_cond_rays}
+    sched = time_schedule(steps, shift=pipe.cfg.sampler.shift)
+
+    def preview(denoised):
+        return {"frames": tensor_to_uint8(pipe.decode_video(denoised["video"].float())[0].transpose(0, 1))}
+
+    final = None
+    for item in _denoise(pipe, job, state, schedules={"video": sched, "cond_video": sched},
+                         fixed={"cond_video": is_source}, cond_pos=pipe.cond_positions(cond_idx), method=method,
+                         preview=preview, preview_every=preview_every):
+        if isinstance(item, ProgressEvent):
+            yield item
+        else:
+            final = item
+    yield job.event("decode", message="decoding frames")
+    frames = tensor_to_uint8(pipe.decode_video(final["video"].float())[0].transpose(0, 1))
+    yield job.event("done", frames=frames, result=frames)
+
+
+def generate_joint_events(pipe: JointPipeline, images: torch.Tensor, num_frames: int, source_frames: list[int], *,
+                          video_steps: int, ray_steps: int, seed: int = 0, method: str = "euler",
+                          cancel: CancelToken | None = None, preview_every: int = 1) -> Iterator[ProgressEvent]:
+    """Video and trajectory together from source images: both modalities denoised."""
+    job = _Job("generate_joint", cancel)
+    yield job.event("encode", message="encoding sources")
+    S = images.shape[0]
+    slots = conditioning_slots(num_frames, pipe.cfg.clip.num_cond, list(source_frames))
+    device = images.device
+    cond_idx = torch.tensor([slots], device=device)
+    with torch.inference_mode():
+        z_src = pipe.encode_frames(images[None])
+    tf = pipe.temporal_factor
+    if (num_frames - 1) % tf:
+        raise ValueError(f"num_frames must be 1 + {tf}k, got {num_frames}")
+    gen = torch.Generator().manual_seed(seed)
+    C, h, w = z_src.shape[2:]
+    F_ = 1 + (num_frames - 1) // tf
+    z_video = torch.randn(1, C, F_, h, w, generator=gen).to(z_src)
+    z_cond = torch.randn(1, len(slots), C, h, w, generator=gen).to(z_src)
+    z_cond[:, :S] = z_src
+    z_rays = torch.randn(_ray_latent_like(pipe, z_video).shape, generator=gen).to(z_src)
+    z_cond_rays = torch.randn(_ray_latent_like(pipe, z_cond, slots=len(slots)).shape, generator=gen).to(z_src)
+    is_source = torch.arange(len(slots), device=device)[None] < S
+    state = {"video": z_video, "cond_video": z_cond, "rays": z_rays, "cond_rays": z_cond_rays}
+    v_sched = time_schedule(video_steps, shift=pipe.cfg.sampler.shift)
+    r_sched = time_schedule(ray_steps, shift=pipe.cfg.sampler.shift)
+    ref = slots[0]
+
+    def preview(denoised):
+        out = {"frames": tensor_to_uint8(pipe.decode_video(denoised["video"].float())[0].transpose(0, 1))}
+        if "rays" in denoised:
+            out["cameras"] = _decode_poses(pipe, denoised["rays"], ref).cameras
+        return out
+
+    final = None
+    for item in _denoise(pipe, job, state, schedules={"video": v_sched, "cond_video": v_sched, "rays": r_sched,
+                                                      "cond_rays": r_sched},
+                         fixed={"cond_video": is_source}, cond_pos=pipe.cond_positions(cond_idx), method=method,
+                         preview=preview, preview_every=preview_every):
+        if isinstance(item, ProgressEvent):
+            yield item
+        else:
+            final = item
+    yield job.event("decode", message="decoding frames and cameras")
+    frames = tensor_to_uint8(pipe.decode_video(final["video"].float())[0].transpose(0, 1))
+    poses = _decode_poses(pipe, final["rays"], ref)
+    yield job.event("done", frames=frames, cameras=poses.cameras, result=JointResult(frames, poses))
