@@ -1,0 +1,193 @@
+"""Command line: ``python -m engine <command>``.
+
+    python -m engine estimate-poses CLIP.mp4 --out cams.json
+    python -m engine generate --images a.png --cameras path.json --out video.mp4
+    python -m engine generate-joint --images a.png --num-frames 9 --out video.mp4 --cameras-out cams.json
+    python -m engine cycle CLIP.mp4 --out report.json
+
+Every command takes --checkpoint (a checkpoint directory or a preset name; default: the shipped
+model), --device, --steps and --seed, and shows a progress bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from .events import ProgressEvent
+
+
+def _engine(args: argparse.Namespace):
+    from .engine import Engine
+
+    eng = Engine.from_checkpoint(args.checkpoint, device=args.device)
+    info = eng.info()
+    note = "" if eng.trained else "  [UNTRAINED weights: outputs are noise]"
+    print(f"engine: {info['source']} ({info['preset']}, {info['parameters'] / 1e6:.1f}M params) on {info['device']}"
+          f"{note}", file=sys.stderr)
+    return eng
+
+
+def _follow(events: Iterator[ProgressEvent], label: str) -> Any:
+    """Drive a task's events with a progress bar; return its result."""
+    result = None
+    with tqdm(desc=label, unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
+        for ev in events:
+            if ev.total and bar.total != ev.total:
+                bar.reset(total=ev.total)
+            if ev.stage == "denoise":
+                bar.n = ev.step
+            bar.set_postfix_str(ev.message or ev.stage)
+            bar.refresh()
+            if ev.stage == "done":
+                result = ev.result
+    return result
+
+
+def _source_frames(text: str) -> str | list[int]:
+    if text in ("first", "middle", "last"):
+        return text
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"--source-frames must be first, middle, last or comma-separated frame indices, got {text!r}")
+
+
+def cmd_estimate_poses(args: argparse.Namespace) -> int:
+    from geometry import save_cameras
+
+    eng = _engine(args)
+    res = _follow(eng.estimate_poses_stream(args.clip, steps=args.steps, seed=args.seed, ref=args.ref,
+                                            num_frames=args.num_frames, method=args.method), "estimate poses")
+    save_cameras(res.cameras, args.out)
+    for note in res.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {len(res.cameras)} cameras to {args.out}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from geometry import load_cameras, save_cameras
+
+    from .media import save_video
+
+    eng = _engine(args)
+    cams = load_cameras(args.cameras, width=args.width, height=args.height)
+    frames = _follow(eng.generate_stream(args.images, cams, steps=args.steps, seed=args.seed,
+                                         source_frames=_source_frames(args.source_frames)), "generate")
+    save_video(frames, args.out, fps=args.fps)
+    if args.cameras_out:
+        save_cameras(cams, args.cameras_out)
+    print(f"wrote {len(frames)} frames to {args.out}")
+    return 0
+
+
+def cmd_generate_joint(args: argparse.Namespace) -> int:
+    from geometry import save_cameras
+
+    from .media import save_video
+
+    eng = _engine(args)
+    res = _follow(eng.generate_joint_stream(args.images, args.num_frames, steps=args.steps, ray_steps=args.ray_steps,
+                                            seed=args.seed, source_frames=_source_frames(args.source_frames)),
+                  "generate jointly")
+    save_video(res.frames, args.out, fps=args.fps)
+    if args.cameras_out:
+        save_cameras(res.poses.cameras, args.cameras_out)
+    for note in res.poses.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {len(res.frames)} frames to {args.out}" + (f" and cameras to {args.cameras_out}"
+                                                              if args.cameras_out else ""))
+    return 0
+
+
+def cmd_cycle(args: argparse.Namespace) -> int:
+    eng = _engine(args)
+    rep = _follow(eng.cycle_stream(args.clip, args.num_sources, pose_steps=args.steps, seed=args.seed,
+                                   num_frames=args.num_frames), "cycle")
+    summary = {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in rep.items()
+               if isinstance(v, (float, int, list, str, np.floating))}
+    summary["psnr"] = [float(v) for v in rep["psnr"]]
+    summary["ssim"] = [float(v) for v in rep["ssim"]]
+    text = json.dumps(summary, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", default=None, help="checkpoint directory or preset name (default: shipped model)")
+    p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cuda, cpu, ...")
+    p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the checkpoint's)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("estimate-poses", help="camera trajectory of a clip")
+    p.add_argument("clip", help="video file (mp4, gif, ...) or a folder of frames")
+    p.add_argument("--out", required=True, help="camera file to write (format by extension, see docs/formats.md)")
+    p.add_argument("--num-frames", type=int, default=None, help="subsample the clip to this many frames (1 + 4k)")
+    p.add_argument("--ref", type=int, default=0, help="frame the trajectory is expressed in")
+    p.add_argument("--method", choices=["raxels", "colmap"], default="raxels")
+    _common(p)
+    p.set_defaults(func=cmd_estimate_poses)
+
+    p = sub.add_parser("generate", help="video along a camera path from images")
+    p.add_argument("--images", nargs="+", required=True)
+    p.add_argument("--cameras", required=True, help="camera path file (trajectory JSON, camera_path.json, ...)")
+    p.add_argument("--width", type=int, default=None, help="image width for pose files with normalised intrinsics")
+    p.add_argument("--height", type=int, default=None)
+    p.add_argument("--source-frames", default="first", help="first, middle, last, or frame indices like 0,8")
+    p.add_argument("--out", required=True, help="video file (.mp4 or .gif)")
+    p.add_argument("--cameras-out", default=None)
+    p.add_argument("--fps", type=float, default=8.0)
+    _common(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("generate-joint", help="video and camera path together from images")
+    p.add_argument("--images", nargs="+", required=True)
+    p.add_argument("--num-frames", type=int, default=None)
+    p.add_argument("--ray-steps", type=int, default=None)
+    p.add_argument("--source-frames", default="first")
+    p.add_argument("--out", required=True)
+    p.add_argument("--cameras-out", default=None)
+    p.add_argument("--fps", type=float, default=8.0)
+    _common(p)
+    p.set_defaults(func=cmd_generate_joint)
+
+    p = sub.add_parser("cycle", help="self-consistency: poses -> regenerate -> poses")
+    p.add_argument("clip")
+    p.add_argument("--num-sources", type=int, default=3)
+    p.add_argument("--num-frames", type=int, default=None)
+    p.add_argument("--out", default=None, help="write the report as JSON")
+    _common(p)
+    p.set_defaults(func=cmd_cycle)
+
+    try:
+        from .train.cli import add_train_command
+    except ImportError:
+        pass
+    else:
+        add_train_command(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:  # bad input: a clear message, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
