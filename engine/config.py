@@ -42,6 +42,11 @@ class ModelConfig:
     attention: Literal["dsca", "global"] = "dsca"
     camera_encoding: Literal["raxel", "plucker"] = "raxel"
     raxel_downsample: int = 1            # raxel grid = video grid / this (ray patch shrinks to match)
+    # What the network outputs; the loss is always on the velocity (paper eq. 4). "data": the clean latent
+    # x, turned into v = (x - z_t) / (1 - t) (ours, for models narrower than their patch: predicting the
+    # velocity means reproducing the full-dimensional noise, which a narrow token cannot carry).
+    # "velocity": v directly, as Wan was pretrained.
+    prediction: Literal["data", "velocity"] = "data"
 
     @property
     def head_dim(self) -> int:
@@ -134,7 +139,7 @@ def _wan_1_3b() -> EngineConfig:
     return EngineConfig(
         model=ModelConfig(dim=1536, num_heads=12, num_layers=30, ffn_dim=8960, latent_channels=16,
                           patch_size=(1, 2, 2), text_dim=4096, text_len=512, freq_dim=256,
-                          raxel_downsample=1),
+                          raxel_downsample=1, prediction="velocity"),
         vae=VAEConfig(kind="wan"),
         sampler=SamplerConfig(shift=5.0, video_steps=50, joint_video_steps=50, joint_ray_steps=50),
         clip=ClipConfig(num_frames=49, height=480, width=832, num_cond=3),

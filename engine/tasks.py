@@ -62,9 +62,16 @@ def conditioning_slots(num_frames: int, num_slots: int, first: list[int]) -> lis
         raise ValueError(f"source frames {first} out of range for {num_frames} frames")
     if len(first) > num_slots:
         raise ValueError(f"{len(first)} source images but the model has {num_slots} conditioning slots")
-    free = [f for f in range(num_frames) if f not in first]
     need = num_slots - len(first)
-    picks = [free[i] for i in np.round(np.linspace(0, len(free) - 1, need)).astype(int)] if need and free else []
+    # Sparse targets at evenly spread frames that are not sources; any shortfall is filled with the free
+    # frame farthest from everything chosen, so the slots cover the clip.
+    spread = np.round(np.linspace(0, num_frames - 1, num_slots)).astype(int).tolist()
+    picks = list(dict.fromkeys(f for f in spread if f not in first))[:need]
+    free = [f for f in range(num_frames) if f not in first and f not in picks]
+    while len(picks) < need and free:
+        best = max(free, key=lambda c: min(abs(c - x) for x in first + picks))
+        picks.append(best)
+        free.remove(best)
     slots = first + picks
     while len(slots) < num_slots:  # fewer frames than slots: repeat frames as extra sparse targets
         slots.append(slots[len(slots) % max(1, len(first))])

@@ -9,7 +9,7 @@ from engine.config import ModelConfig
 from engine.model import (JointDiT, apply_rope, block_diagonal_mask, joint_dit_from_wan, joint_self_attention,
                           rope_tables)
 
-TINY = ModelConfig(dim=32, num_heads=2, num_layers=2, ffn_dim=64, latent_channels=12)
+TINY = ModelConfig(dim=32, num_heads=2, num_layers=2, ffn_dim=64, latent_channels=12, prediction="velocity")
 
 
 def _streams(B=2, C=12, F=3, h=4, w=4, M=2, cr=None, seed=0):

@@ -33,6 +33,7 @@ from .block import JointBlock
 from .rope import grid_positions, rope_tables
 
 STREAMS = ("video", "rays", "cond_video", "cond_rays")
+MIN_REMAINING_TIME = 0.05   # as JiT ("Back to Basics", Li & He 2025) for data prediction with a velocity loss
 
 
 class TimeTextEmbedding(nn.Module):
@@ -264,4 +265,12 @@ class JointDiT(nn.Module):
             out["rays"], cr = self.ray_io.head(x_r, temb_r, grid, M)
             if cr is not None:
                 out["cond_rays"] = cr
+        if self.cfg.prediction == "data":
+            out = {name: data_to_velocity(x, streams[name], times[name]) for name, x in out.items()}
         return out
+
+
+def data_to_velocity(x: torch.Tensor, z_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """v = (x - z_t) / (1 - t), with 1 - t floored at ``MIN_REMAINING_TIME`` so the last steps stay finite."""
+    remaining = (1.0 - t).clamp_min(MIN_REMAINING_TIME).to(x.dtype)
+    return (x - z_t) / remaining.reshape(*remaining.shape, *([1] * (x.ndim - remaining.ndim)))

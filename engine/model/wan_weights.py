@@ -35,7 +35,8 @@ def model_config_from_wan(wan_config: dict[str, Any], base: ModelConfig | None =
                   ffn_dim=wan_config["ffn_dim"], latent_channels=in_ch,
                   patch_size=tuple(wan_config.get("patch_size", (1, 2, 2))),
                   freq_dim=wan_config.get("freq_dim", 256), text_dim=wan_config.get("text_dim", 4096),
-                  eps=wan_config.get("eps", 1e-6), cross_attn_norm=wan_config.get("cross_attn_norm", True))
+                  eps=wan_config.get("eps", 1e-6), cross_attn_norm=wan_config.get("cross_attn_norm", True),
+                  prediction="velocity")
     return dataclasses.replace(base or ModelConfig(), **fields)
 
 
