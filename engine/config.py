@@ -47,6 +47,9 @@ class ModelConfig:
     # velocity means reproducing the full-dimensional noise, which a narrow token cannot carry).
     # "velocity": v directly, as Wan was pretrained.
     prediction: Literal["data", "velocity"] = "data"
+    # Absolute (row, column) of each token as sin-cos features through a zero-initialised linear layer
+    # (ours). RoPE is relative only, and a raxel is mostly a function of the pixel's place in the image.
+    absolute_position: bool = True
 
     @property
     def head_dim(self) -> int:
@@ -139,7 +142,7 @@ def _wan_1_3b() -> EngineConfig:
     return EngineConfig(
         model=ModelConfig(dim=1536, num_heads=12, num_layers=30, ffn_dim=8960, latent_channels=16,
                           patch_size=(1, 2, 2), text_dim=4096, text_len=512, freq_dim=256,
-                          raxel_downsample=1, prediction="velocity"),
+                          raxel_downsample=1, prediction="velocity", absolute_position=False),
         vae=VAEConfig(kind="wan"),
         sampler=SamplerConfig(shift=5.0, video_steps=50, joint_video_steps=50, joint_ray_steps=50),
         clip=ClipConfig(num_frames=49, height=480, width=832, num_cond=3),

@@ -33,6 +33,7 @@ from .block import JointBlock
 from .rope import grid_positions, rope_tables
 
 STREAMS = ("video", "rays", "cond_video", "cond_rays")
+POSITION_FREQUENCIES = 8    # sin-cos frequencies per image axis for the absolute position features
 MIN_REMAINING_TIME = 0.05   # as JiT ("Back to Basics", Li & He 2025) for data prediction with a velocity loss
 
 
@@ -74,6 +75,8 @@ class StreamIO(nn.Module):
         self.condition_embedder = TimeTextEmbedding(cfg)
         self.modality_embedding = nn.Parameter(torch.zeros(d))
         self.reference_embedding = nn.Parameter(torch.zeros(d))
+        if cfg.absolute_position:
+            self.position_embedding = nn.Linear(4 * POSITION_FREQUENCIES, d)
         self.norm_out = FP32LayerNorm(d, cfg.eps, elementwise_affine=False)
         self.proj_out = nn.Linear(d, in_channels * math.prod(patch))
         self.scale_shift_table = nn.Parameter(torch.randn(1, 2, d) / d**0.5)
@@ -148,6 +151,8 @@ class JointDiT(nn.Module):
             nn.init.normal_(io.condition_embedder.time_embedder.linear_2.weight, std=0.02)
             nn.init.zeros_(io.condition_embedder.time_proj.weight)
             nn.init.zeros_(io.proj_out.weight)
+            if hasattr(io, "position_embedding"):
+                nn.init.zeros_(io.position_embedding.weight)
         nn.init.normal_(self.ray_io.modality_embedding, std=0.02)
         for io in (self.video_io, self.ray_io):
             nn.init.normal_(io.reference_embedding, std=0.02)
@@ -172,7 +177,7 @@ class JointDiT(nn.Module):
             block.ray.load_state_dict(block.video.state_dict())
         ray_state = self.ray_io.state_dict()
         for name, value in self.video_io.state_dict().items():
-            if name in ("modality_embedding", "reference_embedding"):
+            if name in ("modality_embedding", "reference_embedding") or name.startswith("position_embedding"):
                 continue
             if name in ray_state and ray_state[name].shape == value.shape:
                 ray_state[name].copy_(value)
@@ -229,6 +234,10 @@ class JointDiT(nn.Module):
         rope = rope_tables(self.token_positions(grid, cond_pos if M else None).to(video.device),
                            self.cfg.head_dim, self.cfg.rope_theta)
         rope = (rope[0].to(video.device), rope[1].to(video.device))
+        pos_features = image_position_features(grid[1], grid[2], n_target // per_slot + M, video.device) \
+            if self.cfg.absolute_position else None
+        if pos_features is not None:
+            x_v = x_v + self.video_io.position_embedding(pos_features.to(x_v.dtype))
 
         # 2. Per-token time embeddings, one per modality (each modality has its own t).
         seg_v = self._segment_times(times["video"], times.get("cond_video") if M else None)
@@ -240,6 +249,8 @@ class JointDiT(nn.Module):
             if grid_r != grid or x_r.shape[1] != x_v.shape[1]:
                 raise ValueError(f"ray tokens on grid {grid_r} do not line up with video tokens on grid {grid}; "
                                  "check the raxel grid and raxel_downsample")
+            if pos_features is not None:
+                x_r = x_r + self.ray_io.position_embedding(pos_features.to(x_r.dtype))
             seg_r = self._segment_times(times["rays"], times.get("cond_rays") if M else None)
             temb_r, proj_r = self._embed_times(self.ray_io, seg_r, n_target, per_slot, x_r.dtype)
 
@@ -268,6 +279,18 @@ class JointDiT(nn.Module):
         if self.cfg.prediction == "data":
             out = {name: data_to_velocity(x, streams[name], times[name]) for name, x in out.items()}
         return out
+
+
+def image_position_features(h: int, w: int, planes: int, device: torch.device) -> torch.Tensor:
+    """(planes * h * w, 4 * POSITION_FREQUENCIES) sin-cos features of each token's row and column, in
+    coordinates normalised to [-1, 1] so they mean the same place in the image at any resolution."""
+    ys = (torch.arange(h, device=device) + 0.5) / h * 2 - 1
+    xs = (torch.arange(w, device=device) + 0.5) / w * 2 - 1
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    freqs = torch.pi * torch.arange(1, POSITION_FREQUENCIES + 1, device=device) / 2
+    angles = torch.cat([yy.reshape(-1, 1) * freqs, xx.reshape(-1, 1) * freqs], -1)     # (h*w, 2F)
+    feats = torch.cat([angles.sin(), angles.cos()], -1)
+    return feats.repeat(planes, 1)
 
 
 def data_to_velocity(x: torch.Tensor, z_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -36,13 +36,14 @@ def model_config_from_wan(wan_config: dict[str, Any], base: ModelConfig | None =
                   patch_size=tuple(wan_config.get("patch_size", (1, 2, 2))),
                   freq_dim=wan_config.get("freq_dim", 256), text_dim=wan_config.get("text_dim", 4096),
                   eps=wan_config.get("eps", 1e-6), cross_attn_norm=wan_config.get("cross_attn_norm", True),
-                  prediction="velocity")
+                  prediction="velocity", absolute_position=False)
     return dataclasses.replace(base or ModelConfig(), **fields)
 
 
 def _is_joint_only(name: str) -> bool:
     """Parameters Wan does not have: DSCA's cross-modal layers and the modality/reference markers."""
-    return ".cross." in name or ".norm_cross." in name or name.endswith(("modality_embedding", "reference_embedding"))
+    return (".cross." in name or ".norm_cross." in name or ".position_embedding." in name
+            or name.endswith(("modality_embedding", "reference_embedding")))
 
 
 def wan_key_to_joint(key: str) -> str | None:
