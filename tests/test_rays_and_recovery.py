@@ -158,3 +158,23 @@ def test_recover_rejects_bad_raxels(bad, match):
 def test_recover_rejects_raxels_that_are_not_bundles():
     with pytest.raises(ValueError, match="not a forward-facing ray bundle|not positive"):
         g.recover_cameras(-torch.ones(2, 3, 4, 4), width=8, height=8, ref=0)
+
+
+def test_real_realestate10k_poses_round_trip_through_raxels():
+    """Real RealEstate10K trajectories (tests/data/re10k, 384x256): canonicalise, raxels, recover."""
+    from pathlib import Path
+
+    # Pinned from the files: (farthest camera from the first, largest rotation from the first in degrees).
+    pinned = {"0bf152ef84195293": (2.8444, 24.049), "0c11dbe781b1c11c": (2.8885, 29.371),
+              "0c9b371cc6225682": (2.5327, 8.030)}
+    for path in sorted((Path(__file__).parent / "data" / "re10k").glob("*.txt")):
+        cams = g.load_cameras(path, width=384, height=256)
+        can = _canonical(cams, ref=0)
+        rx = g.raxels(can, 32, 48)
+        rec = g.recover_cameras(rx, width=384, height=256, principal_point=cams.K[..., :2, 2])
+        assert max_rotation_error_deg(rec.c2w, can.c2w) < 1e-4, path.name
+        assert torch.allclose(rec.centers, can.centers, atol=1e-8)
+        assert torch.allclose(rec.K, cams.K, rtol=1e-6)
+        far, turn = pinned[path.stem]
+        assert float(rec.centers.norm(dim=-1).max()) == pytest.approx(far, abs=1e-4)
+        assert float(g.rotation_angle(rec.R).rad2deg().max()) == pytest.approx(turn, abs=1e-3)
