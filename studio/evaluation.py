@@ -1,0 +1,57 @@
+"""Numbers that compare a result with ground truth: pose metrics after alignment, per-frame PSNR/SSIM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from geometry import Cameras
+from geometry.metrics import align_cameras, identity_baseline, pose_metrics
+
+
+@dataclass
+class PoseComparison:
+    """A predicted trajectory against ground truth (both for the same frames)."""
+
+    aligned: Cameras            # prediction moved onto the ground truth by a Sim(3)
+    metrics: dict
+    baseline: dict | None = None  # the same metrics for the trivial prediction (every camera the same)
+
+    def summary_rows(self) -> list[list]:
+        m = self.metrics
+        return [["RRA@30 (relative rotation accuracy)", f"{100 * m['RRA@30']:.1f} %"],
+                ["RTA@30 (relative translation accuracy)", f"{100 * m['RTA@30']:.1f} %"],
+                ["AUC@30", f"{100 * m['AUC@30']:.1f} %"],
+                ["rotation-only AUC@30", f"{100 * m['RRA_AUC@30']:.1f} %"],
+                ["ATE (ground-truth units, after Sim(3))", f"{m['ATE']:.4f}"],
+                ["mean relative rotation error", f"{m['mean_rot_err_deg']:.2f}°"],
+                ["mean relative translation error", f"{m['mean_trans_err_deg']:.2f}°"]] + self._baseline_rows()
+
+    def _baseline_rows(self) -> list[list]:
+        b = self.baseline
+        if b is None:
+            return []
+        return [["identity baseline (all cameras equal): RRA@30 / AUC@30 / rotation AUC@30",
+                 f"{100 * b['RRA@30']:.1f} % / {100 * b['AUC@30']:.1f} % / {100 * b['RRA_AUC@30']:.1f} %"]]
+
+
+def compare_poses(pred: Cameras, gt: Cameras) -> PoseComparison:
+    if len(pred) != len(gt):
+        raise ValueError(f"mismatched frame counts: {len(pred)} predicted cameras, {len(gt)} ground-truth cameras")
+    aligned = align_cameras(pred.to(gt.dtype), gt)
+    return PoseComparison(aligned, pose_metrics(pred.to(gt.dtype), gt), pose_metrics(identity_baseline(gt), gt))
+
+
+def frame_metrics(generated: np.ndarray, reference: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-frame PSNR (dB; identical frames give 100) and SSIM of two (T, H, W, 3) uint8 clips."""
+    if generated.shape != reference.shape:
+        raise ValueError(f"clips differ in shape {generated.shape} vs {reference.shape}")
+    win = min(7, generated.shape[1], generated.shape[2])
+    win -= 1 - win % 2
+    psnr, ssim = [], []
+    for g, r in zip(generated, reference):
+        psnr.append(100.0 if np.array_equal(g, r) else peak_signal_noise_ratio(r, g, data_range=255))
+        ssim.append(structural_similarity(r, g, channel_axis=-1, data_range=255, win_size=win))
+    return {"psnr": np.asarray(psnr), "ssim": np.asarray(ssim)}

@@ -1,0 +1,130 @@
+"""The "Clip → cameras" tab: upload a clip (and optional ground truth), predict its cameras, score them."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+
+from .. import views, workflows
+from ..media import strip
+from .context import LiveSession
+from .page import Page
+
+COLMAP_NOTE = "" if workflows.colmap_available() else " (not installed)"
+
+
+def build(page: Page) -> None:
+    page.clip_upload = gr.File(label="Clip: one mp4 / gif, or several frames", file_count="multiple",
+                               elem_id="clip-upload")
+    page.gt_upload = gr.File(label="Ground-truth cameras (optional): trajectory / camera_path / transforms .json, "
+                                   "RealEstate10K .txt, or COLMAP cameras.txt + images.txt", file_count="multiple",
+                             elem_id="gt-upload")
+    page.est_steps = gr.Slider(1, 20, step=1, value=2, label="ray denoising steps (the paper finds 2 best)",
+                               elem_id="est-steps")
+    with gr.Row():
+        page.estimate_button = gr.Button("Predict cameras", variant="primary", elem_id="estimate")
+        page.colmap_button = gr.Button(f"COLMAP baseline{COLMAP_NOTE}", elem_id="colmap")
+        page.est_cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-estimate")
+    page.est_progress = gr.Markdown(elem_id="est-progress")
+    gr.Markdown("**Frames used** (in the 3D view their frustums run violet → yellow over time)",
+                elem_classes=["caption"])
+    page.clip_frames = gr.Image(show_label=False, interactive=False, elem_id="clip-frames", format="png", height=170)
+    page.est_table = gr.Dataframe(headers=["", "value"], interactive=False, elem_id="est-metrics", wrap=True,
+                                  column_widths=["58%", "42%"], show_label=False)
+    page.est_plot = gr.Plot(show_label=False, elem_id="est-plot")
+    page.est_downloads = gr.File(label="predicted trajectory", file_count="multiple", interactive=False, height=80)
+    page.use_est_path = gr.Button("Use the predicted trajectory as the path", size="sm")
+
+
+def clip_strip(live: LiveSession) -> np.ndarray | None:
+    s = live.session
+    if s.estimate is not None:
+        return strip(s.estimate.frames, size=72, per_row=5)
+    if s.clip is not None:
+        ids = np.round(np.linspace(0, s.clip.num_frames - 1, min(s.clip.num_frames, 9))).astype(int)
+        return strip(s.clip.frames[ids], size=72, per_row=5)
+    return None
+
+
+def render_clip(page: Page, live: LiveSession) -> dict:
+    view = page.render_path(live)
+    est = live.session.estimate
+    view[page.clip_frames] = clip_strip(live)
+    view[page.est_table] = views.estimate_table(live.session)
+    view[page.est_plot] = views.estimate_error_plot(live.session)
+    view[page.est_downloads] = [str(f) for f in est.files] if est is not None else None
+    return view
+
+
+def clip_outputs(page: Page) -> list:
+    return [*page.path_outputs(), page.clip_frames, page.est_table, page.est_plot, page.est_downloads]
+
+
+def estimation_stream(page: Page, service, live: LiveSession, *, steps: int, method: str):
+    """Generator of page updates for one estimation run."""
+    s = live.session
+    for p in workflows.estimate_clip(s, service, steps=int(steps), method=method):
+        update = {page.est_progress: p.text}
+        if p.finished:
+            if p.ok:
+                live.viewport.frame_all()
+            update.update(render_clip(page, live))
+        yield update
+
+
+def wire(page: Page, service) -> None:
+    a = page.action
+    outs = clip_outputs(page)
+
+    def render(live: LiveSession) -> dict:
+        return render_clip(page, live)
+
+    def upload_clip(live: LiveSession, files):
+        if not files:
+            return None
+        msg = live.session.set_clip(files)
+        live.estimate_requested = True
+        return msg + "; predicting its cameras…"
+
+    def upload_gt(live: LiveSession, files):
+        if not files:
+            return None
+        msg = live.session.set_ground_truth(files)
+        if live.session.rescore_estimate():
+            msg += "; the prediction is scored against it"
+        return msg
+
+    def auto_estimate(steps, request: gr.Request):
+        live = page.registry.get(request)
+        if not live.estimate_requested:
+            yield {page.est_progress: gr.skip()}   # nothing to do (a generator that yields nothing blanks outputs)
+            return
+        live.estimate_requested = False
+        yield from estimation_stream(page, service, live, steps=steps, method="raxels")
+
+    est_outputs = [page.est_progress, *outs]
+    page.clip_upload.upload(a(upload_clip, 1, what="clip", render=page.upload_render(page.clip_upload, render)),
+                            [page.clip_upload], [*outs, page.clip_upload]).then(
+        auto_estimate, [page.est_steps], est_outputs, concurrency_limit=None)
+    page.gt_upload.upload(a(upload_gt, 1, what="ground truth", render=page.upload_render(page.gt_upload, render)),
+                          [page.gt_upload], [*outs, page.gt_upload])
+
+    def run(method):
+        def handler(steps, request: gr.Request):
+            live = page.registry.get(request)
+            yield from estimation_stream(page, service, live, steps=steps, method=method)
+        return handler
+
+    page.estimate_button.click(run("raxels"), [page.est_steps], est_outputs, concurrency_limit=None)
+    page.colmap_button.click(run("colmap"), [page.est_steps], est_outputs, concurrency_limit=None)
+    page.est_cancel.click(a(lambda live: workflows.cancel(live.session), 0, what="cancel"), None, page.path_outputs(),
+                          concurrency_limit=None)
+
+    def use_path(live: LiveSession) -> str:
+        est = live.session.estimate
+        if est is None:
+            raise ValueError("predict a clip's cameras first")
+        cams = est.comparison.aligned if est.comparison is not None else est.cameras
+        return live.session.path_from_cameras(cams, "the predicted trajectory")
+
+    page.use_est_path.click(a(use_path, 0, what="use path"), None, page.path_outputs())

@@ -1,0 +1,155 @@
+"""What the page shows, computed from a session (pure functions: no Gradio, testable on their own)."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from . import plots
+from .camera_path import keyframe_look_at, keyframe_roll
+from .media import difference, side_by_side, strip
+from .raxel_preview import raxel_strip
+from .session import GroundTruthComparison, StudioSession
+
+KEYFRAME_HEADERS = ["#", "x", "y", "z", "look-at x", "look-at y", "look-at z", "roll °", "FOV °", "to next (s)"]
+
+
+def path_summary(s: StudioSession) -> str:
+    p, st = s.path, s.path.settings
+    n = len(p.keyframes)
+    if n < 2:
+        return f"**Path**: {n} keyframe(s). Add at least 2 (from the viewport) or apply a preset."
+    cams = p.try_cameras()
+    if cams is None:
+        try:
+            p.cameras()
+        except ValueError as exc:
+            return f"**Path**: ⚠ {exc}"
+    return (f"**Path**: {n} keyframes → **{st.num_frames} frames** at {st.fps:g} fps "
+            f"({st.num_frames / st.fps:.2f} s){' · loop' if st.loop else ''}"
+            f"{' · constant speed' if st.constant_speed else ''} · tension {st.tension:g} · "
+            f"frames are {p.width}x{p.height} (the model's size). These exact cameras go to the engine.")
+
+
+def frame_info(s: StudioSession, j: int) -> str:
+    cams = s.path.try_cameras()
+    if cams is None:
+        return "No path yet: the preview camera appears once the path has 2 keyframes."
+    j = int(min(max(j, 0), len(cams) - 1))
+    c = cams.centers[j].numpy()
+    fov = float(np.degrees(float(cams.fov_y[j])))
+    t = float(cams.timestamps[j]) if cams.timestamps is not None else j / s.path.settings.fps
+    src = " · ← the photo sits here" if s.photos and j == s.source_frame(len(cams)) else ""
+    return (f"Frame **{j + 1}/{len(cams)}** · t = {t:.2f} s · position ({c[0]:.2f}, {c[1]:.2f}, {c[2]:.2f}) · "
+            f"vertical FOV {fov:.1f}°{src}")
+
+
+def keyframe_rows(s: StudioSession) -> list[list]:
+    return s.path.rows(s.look_at_point)
+
+
+def keyframe_editor(s: StudioSession) -> dict[str, float | None]:
+    """Values of the numeric editor for the selected keyframe (None when nothing is selected)."""
+    p = s.path
+    if p.selected is None or p.selected >= len(p.keyframes):
+        return {}
+    kf = p.keyframes[p.selected]
+    pos, look = kf.position.numpy(), keyframe_look_at(kf, s.look_at_point)
+    last = p.selected == len(p.keyframes) - 1 and not p.settings.loop
+    return {"index": p.selected + 1, "x": pos[0], "y": pos[1], "z": pos[2], "look_x": look[0], "look_y": look[1],
+            "look_z": look[2], "roll": keyframe_roll(kf), "fov": kf.fov_y_deg,
+            "duration": None if last else (kf.duration if kf.duration is not None else 1.0)}
+
+
+def trajectory_plot(s: StudioSession) -> Figure:
+    tracks = []
+    cams = s.path.try_cameras()
+    if cams is not None:
+        tracks.append(plots.Track("path (frames sent to the engine)", cams.centers.numpy(), cams.R[:, :, 2].numpy(),
+                                  "tab:blue", "."))
+    gen = s.generation
+    if gen is not None and gen.mode == "joint":
+        c = gen.cameras
+        tracks.append(plots.Track("joint prediction", c.centers.double().numpy(), c.R[:, :, 2].double().numpy(),
+                                  "tab:pink", "x"))
+    est = s.estimate
+    if est is not None:
+        pred = est.comparison.aligned if est.comparison is not None else est.cameras
+        tracks.append(plots.Track(f"predicted ({est.method})", pred.centers.double().numpy(), None, "tab:green", "o"))
+        if est.gt is not None:
+            tracks.append(plots.Track("ground truth", est.gt.centers.double().numpy(), None, "0.3", "s"))
+    kfs = np.stack([kf.position.numpy() for kf in s.path.keyframes]) if s.path.keyframes else None
+    return plots.trajectory_figure(tracks, keyframes=kfs, look_at=s.look_at_point)
+
+
+def raxel_preview(s: StudioSession) -> np.ndarray | None:
+    cams = s.path.try_cameras()
+    if cams is None:
+        return None
+    return raxel_strip(cams, s.source_frame(len(cams)))
+
+
+def frames_strip(frames: np.ndarray | None, *, size: int = 96) -> np.ndarray | None:
+    return None if frames is None else strip(frames, size=size)
+
+
+def estimate_table(s: StudioSession) -> list[list]:
+    est = s.estimate
+    if est is None:
+        return []
+    rows = [["method", "COLMAP (baseline)" if est.method == "colmap" else f"raxels, {est.steps} denoising steps"],
+            ["frames used", ", ".join(str(int(i)) for i in est.frame_ids)],
+            ["time", f"{est.elapsed:.2f} s"]]
+    if est.comparison is not None:
+        rows += est.comparison.summary_rows()
+    else:
+        rows.append(["ground truth", "none loaded: upload a camera file to score the prediction"])
+    rows += [["note", n] for n in est.notes if not n.startswith("frames used")]
+    return rows
+
+
+def estimate_error_plot(s: StudioSession) -> Figure | None:
+    est = s.estimate
+    if est is None or est.comparison is None:
+        return None
+    m = est.comparison.metrics
+    return plots.per_frame_error_figure(m["per_frame_rot_err_deg"], m["per_frame_trans_err"], est.frame_ids)
+
+
+def comparison_of(s: StudioSession, which: str) -> GroundTruthComparison | None:
+    return s.cycle if which == "cycle" else s.comparison
+
+
+def comparison_frame(cmp: GroundTruthComparison | None, j: int, *, view: str = "side by side") -> np.ndarray | None:
+    """Ground truth | generated (| amplified difference) at frame ``j``."""
+    if cmp is None:
+        return None
+    j = int(min(max(j, 0), len(cmp.generated) - 1))
+    ref, gen = cmp.reference[j], cmp.generated[j]
+    if view == "difference":
+        return side_by_side(ref, gen, difference(ref, gen), size=160)
+    return side_by_side(ref, gen, size=200)
+
+
+def comparison_caption(cmp: GroundTruthComparison | None, j: int) -> str:
+    if cmp is None:
+        return "No comparison yet."
+    j = int(min(max(j, 0), len(cmp.generated) - 1))
+    return (f"{cmp.label}. Frame {j + 1}/{len(cmp.generated)} (clip frame {int(cmp.frame_ids[j])}): "
+            f"PSNR {cmp.psnr[j]:.2f} dB, SSIM {cmp.ssim[j]:.3f}. Left: ground truth · middle: generated"
+            " · right (difference view): |difference| x3")
+
+
+def comparison_plot(cmp: GroundTruthComparison | None) -> Figure | None:
+    if cmp is None:
+        return None
+    return plots.image_metrics_figure(cmp.psnr, cmp.ssim, title="per-frame quality")
+
+
+def cycle_table(s: StudioSession) -> list[list]:
+    if s.cycle is None:
+        return []
+    out = []
+    for k, v in s.cycle.extra.items():
+        out.append([k, ", ".join(map(str, v)) if isinstance(v, list) else f"{v:.4g}"])
+    return out

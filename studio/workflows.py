@@ -1,0 +1,305 @@
+"""The studio's engine tasks as generators of ``Progress`` (no UI): generate a video from photos, predict a
+clip's cameras, generate along ground truth and compare, and the cycle self-consistency run.
+
+Each flow checks its inputs first (a clear message and nothing queued when they are wrong), runs the
+engine through the shared job queue, streams progress and preview frames, and stores its result in the
+session only on success: failures and cancellations leave the path and earlier results untouched.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from geometry import Cameras
+
+from .camera_path import PathError
+from .engine_service import EngineService
+from .evaluation import compare_poses, frame_metrics
+from .jobs import Job, JobState
+from .media import fit_to_grid, write_video
+from .path_io import export_cameras
+from .session import GenerationResult, GroundTruthComparison, PoseEstimate, StudioSession
+
+LABELS = {"generate": "Generating along the path", "generate_joint": "Generating video and cameras jointly",
+          "estimate_poses": "Predicting the clip's cameras", "colmap": "COLMAP baseline",
+          "compare": "Generating along the ground truth", "cycle": "Cycle self-consistency"}
+
+
+@dataclass
+class Progress:
+    """One update for the page."""
+
+    text: str
+    fraction: float = 0.0
+    frames: np.ndarray | None = None        # (T, H, W, 3) current preview
+    cameras: Cameras | None = None
+    finished: bool = False
+    ok: bool = False
+
+
+class InputProblem(ValueError):
+    """A flow cannot start; the message says what to fix."""
+
+
+# ---- shared job loop ------------------------------------------------------------------------------------
+
+def _run(session: StudioSession, service: EngineService, kind: str,
+         task: Callable[[Any, Any], Iterator], on_done: Callable[[Job], str]) -> Iterator[Progress]:
+    """Submit ``task`` and stream its progress; ``on_done(job)`` stores the result and returns a message."""
+    if session.job is not None and not session.job.state.finished:
+        msg = f"{LABELS.get(session.job.label, 'a job')} is still running: wait for it or cancel it first"
+        session.warn(msg)
+        yield Progress(f"⚠ {msg}", finished=True)
+        return
+    job = service.submit(kind, task)
+    session.job = job
+    label = LABELS.get(kind, kind)
+    last_frames = None
+    for ev in job.updates():
+        if ev is None:
+            if job.state == JobState.QUEUED:
+                ahead = service.queue.ahead_of(job)
+                text = f"▸ **{label}**: queued ({ahead} job(s) ahead)" if ahead else f"▸ **{label}**: starting…"
+                if not service.ready:
+                    text = f"▸ **{label}**: waiting for the engine to load…"
+            else:
+                text = f"▸ **{label}**: running · {job.elapsed:.1f} s"
+            yield Progress(text, 0.0 if job.last_event is None else job.last_event.fraction, last_frames)
+            continue
+        if ev.frames is not None:
+            last_frames = ev.frames
+        what = f"{ev.stage} step {ev.step}/{ev.total}" if ev.total else (ev.message or ev.stage)
+        if ev.total and ev.message:
+            what = f"{ev.message} · {what}"
+        yield Progress(f"▸ **{label}**: {what} · {job.elapsed:.1f} s", ev.fraction, ev.frames, ev.cameras)
+    if job.state == JobState.DONE:
+        try:
+            msg = on_done(job)
+        except Exception as exc:  # storing or scoring the result failed: say so, keep what was there
+            session.error(f"{label} finished but its result could not be used: {exc}")
+            yield Progress(f"✖ {session.notice.text}", 1.0, last_frames, finished=True)
+            return
+        session.ok(msg)
+        yield Progress(f"✔ {msg}", 1.0, last_frames, finished=True, ok=True)
+    elif job.state == JobState.CANCELLED:
+        session.warn(f"{label}: cancelled after {job.elapsed:.1f} s. The path and earlier results are kept.")
+        yield Progress(f"⚠ {session.notice.text}", 0.0, last_frames, finished=True)
+    else:
+        session.error(f"{label} failed: {job.error}. The path and earlier results are kept.")
+        yield Progress(f"✖ {session.notice.text}", 0.0, last_frames, finished=True)
+
+
+def _refuse(session: StudioSession, message: str) -> Iterator[Progress]:
+    session.error(message)
+    yield Progress(f"✖ {message}", finished=True)
+
+
+def cancel(session: StudioSession) -> str:
+    job = session.job
+    if job is None or job.state.finished:
+        return "nothing is running"
+    job.cancel()
+    return "cancelling at the next step…"
+
+
+def clip_frame_ids(num_available: int, wanted: int) -> np.ndarray:
+    """Evenly spaced frame indices: ``wanted`` (a 1 + 4k count) or the largest 1 + 4k count available."""
+    n = min(wanted, num_available)
+    n = 1 + 4 * ((n - 1) // 4)
+    if n < 5:
+        raise InputProblem(f"the clip has {num_available} frames; at least 5 are needed (the model takes 1 + 4k)")
+    return np.round(np.linspace(0, num_available - 1, n)).astype(int)
+
+
+# ---- 2. photos to a novel-view video ---------------------------------------------------------------------
+
+def generate_video(session: StudioSession, service: EngineService, *, joint: bool = False, steps: int = 20,
+                   seed: int = 0) -> Iterator[Progress]:
+    if not session.photos:
+        yield from _refuse(session, "upload at least one photo first")
+        return
+    photos, position = list(session.photos), session.photo_position
+    T = session.path.settings.num_frames
+    fps = session.path.settings.fps
+    if joint:
+        def task(eng, token):
+            return eng.generate_joint_stream(photos, T, steps=steps, ray_steps=steps, seed=seed,
+                                             source_frames=position, cancel=token)
+    else:
+        try:
+            cams = session.path.cameras()
+        except PathError as exc:
+            yield from _refuse(session, f"cannot generate along this path: {exc} "
+                                        "(or choose 'joint' to let the model pick the camera path)")
+            return
+
+        def task(eng, token):
+            return eng.generate_stream(photos, cams, steps=steps, seed=seed, source_frames=position, cancel=token)
+
+    def done(job: Job) -> str:
+        if joint:
+            frames, out_cams = job.result.frames, job.result.poses.cameras
+        else:
+            frames, out_cams = job.result, cams
+        out = session.work_dir / f"generation-{job.id}"
+        files = [write_video(frames, out / "video.mp4", fps=fps), write_video(frames, out / "video.gif", fps=fps),
+                 export_cameras(out_cams, out / "trajectory.json", fps=fps,
+                                meta={"task": "generate_joint" if joint else "generate", "steps": steps})]
+        session.generation = GenerationResult(frames, out_cams, "joint" if joint else "path",
+                                              [session.source_frame(len(frames))], job.elapsed, steps, files)
+        session.notify("generation")
+        how = "jointly with its camera path" if joint else "along the path"
+        return f"generated {len(frames)} frames {how} in {job.elapsed:.1f} s ({steps} steps)"
+
+    yield from _run(session, service, "generate_joint" if joint else "generate", task, done)
+
+
+# ---- 3. predicted frustums for a clip --------------------------------------------------------------------
+
+def colmap_available() -> bool:
+    try:
+        return importlib.util.find_spec("engine.baselines.colmap") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def estimate_clip(session: StudioSession, service: EngineService, *, steps: int = 2, method: str = "raxels",
+                  num_frames: int | None = None) -> Iterator[Progress]:
+    clip = session.clip
+    if clip is None:
+        yield from _refuse(session, "upload a clip (mp4, gif or frames) or pick an example first")
+        return
+    if method == "colmap" and not colmap_available():
+        yield from _refuse(session, "the COLMAP baseline is not available in this installation "
+                                    "(engine.baselines.colmap is missing); the model's own estimate works")
+        return
+    try:
+        ids = clip_frame_ids(clip.num_frames, num_frames or service.frame_size()[2])
+    except InputProblem as exc:
+        yield from _refuse(session, str(exc))
+        return
+    frames = clip.frames[ids]
+    gt = session.clip_gt[ids.tolist()] if session.clip_gt is not None else None
+
+    def task(eng, token):
+        return eng.estimate_poses_stream(frames, steps=steps, method=method, cancel=token)
+
+    def done(job: Job) -> str:
+        result = job.result
+        cams = result if isinstance(result, Cameras) else getattr(result, "cameras", None)
+        if cams is None and job.last_event is not None:
+            cams = job.last_event.cameras
+        if cams is None:
+            raise ValueError("the engine returned no cameras")
+        notes = list(getattr(result, "notes", []) or [])
+        comparison = compare_poses(cams, gt) if gt is not None else None
+        out = session.work_dir / f"estimate-{job.id}"
+        files = [export_cameras(cams, out / f"predicted_{method}.json", fps=clip.fps,
+                                meta={"clip": clip.name, "frames": ids.tolist(), "method": method, "steps": steps})]
+        session.estimate = PoseEstimate(clip.name, method, ids, frames, cams, steps, job.elapsed, comparison, gt,
+                                        notes, files)
+        session.notify("estimate")
+        what = "COLMAP (baseline)" if method == "colmap" else f"the model ({steps} steps)"
+        msg = f"predicted {len(cams)} cameras of {clip.name} with {what} in {job.elapsed:.1f} s"
+        if comparison is not None:
+            m = comparison.metrics
+            msg += f"; against ground truth: RRA@30 {100 * m['RRA@30']:.0f} %, AUC@30 {100 * m['AUC@30']:.0f} %"
+        return msg
+
+    yield from _run(session, service, "colmap" if method == "colmap" else "estimate_poses", task, done)
+
+
+# ---- 4. compare with ground truth ------------------------------------------------------------------------
+
+def _clip_with_gt(session: StudioSession) -> str | None:
+    if session.clip is None:
+        return "pick an example with ground truth, or upload a clip and its camera file first"
+    if session.clip_gt is None:
+        return "this clip has no ground-truth cameras: upload its camera file (any supported format) first"
+    return None
+
+
+def compare_with_ground_truth(session: StudioSession, service: EngineService, *, steps: int = 20,
+                              seed: int = 0) -> Iterator[Progress]:
+    problem = _clip_with_gt(session)
+    if problem:
+        yield from _refuse(session, problem)
+        return
+    clip = session.clip
+    try:
+        ids = clip_frame_ids(clip.num_frames, service.frame_size()[2])
+    except InputProblem as exc:
+        yield from _refuse(session, str(exc))
+        return
+    cams = session.clip_gt[ids.tolist()]
+    src = session.source_frame(len(ids))
+    photo = clip.frames[ids[src]]
+    position = session.photo_position
+
+    def task(eng, token):
+        return eng.generate_stream([photo], cams, steps=steps, seed=seed, source_frames=position, cancel=token)
+
+    def done(job: Job) -> str:
+        generated = job.result
+        H, W = generated.shape[1:3]
+        reference = fit_to_grid(clip.frames[ids], H, W)
+        m = frame_metrics(generated, reference)
+        cmp = GroundTruthComparison(ids, reference, generated, m["psnr"], m["ssim"],
+                                    f"generated from frame {int(ids[src])} along the ground-truth cameras")
+        out = session.work_dir / f"compare-{job.id}"
+        side = np.concatenate([reference, generated], axis=2)
+        cmp.files = [write_video(side, out / "ground_truth_vs_generated.mp4", fps=clip.fps, size=384)]
+        session.comparison = cmp
+        session.notify("compare")
+        return (f"compared {len(ids)} frames: mean PSNR {_mean(m['psnr']):.2f} dB, mean SSIM {np.mean(m['ssim']):.3f}"
+                f" (frame {int(ids[src])} was the input)")
+
+    yield from _run(session, service, "compare", task, done)
+
+
+def run_cycle(session: StudioSession, service: EngineService, *, num_sources: int = 3, pose_steps: int = 2,
+              video_steps: int = 20, seed: int = 0) -> Iterator[Progress]:
+    clip = session.clip
+    if clip is None:
+        yield from _refuse(session, "pick an example or upload a clip first")
+        return
+    try:
+        ids = clip_frame_ids(clip.num_frames, service.frame_size()[2])
+    except InputProblem as exc:
+        yield from _refuse(session, str(exc))
+        return
+    frames = clip.frames[ids]
+
+    def task(eng, token):
+        return eng.cycle_stream(frames, num_sources, pose_steps=pose_steps, video_steps=video_steps, seed=seed,
+                                cancel=token)
+
+    def done(job: Job) -> str:
+        r = job.result
+        extra = {"rotation error (°)": r["rot_err_deg"], "translation error (°)": r["trans_err_deg"],
+                 "ATE": r["ATE"], "mean PSNR (dB)": r["mean_psnr"], "mean SSIM": r["mean_ssim"],
+                 "source frames": [int(ids[i]) for i in r["source_frames"]]}
+        cmp = GroundTruthComparison(ids, r["original_frames"], r["regenerated_frames"],
+                                    np.where(np.isfinite(r["psnr"]), r["psnr"], 100.0), r["ssim"],
+                                    f"cycle: regenerated from frames {extra['source frames']} along the predicted "
+                                    "trajectory", extra)
+        side = np.concatenate([cmp.reference, cmp.generated], axis=2)
+        cmp.files = [write_video(side, session.work_dir / f"cycle-{job.id}" / "original_vs_regenerated.mp4",
+                                 fps=clip.fps, size=384)]
+        session.cycle = cmp
+        session.notify("compare")
+        return (f"cycle: trajectory error {r['rot_err_deg']:.2f}° rotation / {r['trans_err_deg']:.2f}° translation, "
+                f"regenerated frames {r['mean_psnr']:.2f} dB PSNR, SSIM {r['mean_ssim']:.3f}")
+
+    yield from _run(session, service, "cycle", task, done)
+
+
+def _mean(x: np.ndarray) -> float:
+    finite = x[np.isfinite(x)]
+    return float(finite.mean()) if len(finite) else math.inf

@@ -1,0 +1,258 @@
+"""End to end in a real browser: a user's visit to the studio, step by step, with a screenshot of each step.
+
+The tests run in order on one page (one studio session), like a visit: the 3D view connects, keyframes
+drawn from the view make a path, a preset replaces it, a bad upload is refused without losing the path,
+generation streams frames into the page, a clip gets predicted frustums (scored against its ground
+truth), generated and ground-truth frames are compared, and a second tab gets its own 3D scene.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio_helpers import port_closed, wait_for
+
+RE10K = Path(__file__).resolve().parents[1] / "data" / "re10k"
+CLIP = RE10K / "0c9b371cc6225682.mp4"
+CLIP_POSES = RE10K / "0c9b371cc6225682.txt"
+
+pytestmark = pytest.mark.browser
+
+
+def notice(page) -> str:
+    return page.locator("#studio-notice").inner_text()
+
+
+def wait_notice(page, *needles: str, timeout: float = 30.0) -> str:
+    return wait_for(lambda: (lambda t: t if any(n in t for n in needles) else None)(notice(page)), timeout=timeout,
+                    what=f"a notice containing {needles}")
+
+
+def drag_view(page, dx: float, dy: float) -> None:
+    """Orbit the 3D view with the mouse (in the lower middle of the frame, clear of the overlays)."""
+    box = page.locator("#viser-frame").bounding_box()
+    x, y = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.7
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx, y + dy, steps=10)
+    page.mouse.up()
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def upload(page, elem_id: str, files) -> None:
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(files)
+
+
+def set_slider(page, elem_id: str, value: int) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+    box.blur()
+
+
+def test_viewer_connects(studio_page, shot):
+    page, live = studio_page
+    wait_for(lambda: live.viewport.connected >= 1, what="the Viser frame to connect")
+    wait_for(lambda: live.viewport.viewer_camera() is not None, what="the viewer's camera")
+    assert page.frame_locator("#viser-frame").locator("canvas").first.is_visible()
+    assert "Engine" in page.locator("#engine-status").inner_text()
+    shot(page, "01_viewer_connected", live=live)
+
+
+def test_adding_keyframes_draws_a_path(studio_page, shot):
+    page, live = studio_page
+    for k, (dx, dy) in enumerate([(0, 0), (140, 30), (120, -40)]):
+        if dx or dy:
+            before = live.viewport.viewer_camera()[0]
+            drag_view(page, dx, dy)
+            wait_for(lambda: not np.allclose(live.viewport.viewer_camera()[0], before), what="the view to move")
+        page.locator("#add-keyframe").click()
+        wait_for(lambda: len(live.session.path) == k + 1, what=f"keyframe {k + 1}")
+    wait_for(lambda: "3 keyframes" in page.locator("#path-summary").inner_text(), what="the path summary")
+    live.viewport.flush()
+    nodes = live.viewport.node_names("path")
+    assert "/path/spline" in nodes
+    assert sum(n.startswith("/path/frames/") for n in nodes) == live.session.path.settings.num_frames
+    assert page.locator("#keyframe-table").inner_text().count("\n") >= 3
+    shot(page, "02_keyframes_draw_a_path", live=live)
+
+    page.locator("#undo").click()
+    wait_for(lambda: len(live.session.path) == 2, what="undo")
+    page.locator("#redo").click()
+    wait_for(lambda: len(live.session.path) == 3, what="redo")
+
+
+def test_preset_creates_a_path(studio_page, shot):
+    page, live = studio_page
+    page.locator("#apply-preset").click()
+    wait_notice(page, "Orbit")
+    wait_for(lambda: len(live.session.path) == 8 and live.session.path.settings.loop, what="an 8-keyframe orbit")
+    live.viewport.flush()
+    assert sum(n.startswith("/keyframes/") and n.count("/") == 2 for n in live.viewport.node_names("path")) == 8
+    wait_for(lambda: page.locator("#raxel-strip img").count() > 0, what="the raxel preview")
+    shot(page, "03_preset_orbit", live=live)
+
+    page.locator("#play").click()
+    wait_for(lambda: live.session.preview_frame >= 2, what="playback to move the preview camera")
+    page.locator("#pause").click()
+    wait_for(lambda: not live.viewport.playing, what="playback to stop")
+
+
+def test_pick_the_look_at_point_in_the_scene(studio_page, shot):
+    page, live = studio_page
+    before = live.session.look_at_point.copy()
+    page.locator("#pick-look-at").click()
+    wait_notice(page, "click a point")
+    box = page.locator("#viser-frame").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.85)
+    wait_notice(page, "look-at point set")
+    assert not np.allclose(live.session.look_at_point, before)
+    x = live.session.look_at_point[0]
+    wait_for(lambda: abs(float(page.locator("#look-at-x input").input_value() or "nan") - x) < 1e-3,
+             what="the page to show the picked point")
+    shot(page, "04_look_at_picked", live=live)
+
+
+def test_invalid_uploads_show_an_error_and_keep_the_path(studio_page, shot, tmp_path):
+    page, live = studio_page
+    before = [kf.c2w.clone() for kf in live.session.path.keyframes]
+    bad_clip = tmp_path / "broken.mp4"
+    bad_clip.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    open_tab(page, "Clip → cameras")
+    upload(page, "clip-upload", str(bad_clip))
+    text = wait_notice(page, "cannot be decoded", "no frames")
+    assert "broken.mp4" in text
+    shot(page, "05_invalid_clip_upload", live=live)
+
+    bad_path = tmp_path / "camera_path.json"
+    bad_path.write_text('{"camera_path": [{"camera_to_world": [1, 2, 3]}], "render_width": 32}')
+    open_tab(page, "Path")
+    page.get_by_text("Import / export").click()
+    upload(page, "import-path", str(bad_path))
+    wait_notice(page, "import:")
+    assert "⚠" in notice(page) or "✖" in notice(page)
+    after = [kf.c2w for kf in live.session.path.keyframes]
+    assert len(after) == len(before) and all(np.allclose(a, b) for a, b in zip(after, before))
+    assert "Undo" in page.locator("#undo").inner_text()      # the page kept its controls too
+
+    page.locator("#export-path").click()
+    wait_for(lambda: "trajectory" in page.locator("#export-file").inner_text(), what="the exported file")
+    shot(page, "06_invalid_path_import_keeps_path", live=live)
+
+
+def test_generation_streams_frames_into_the_page(studio_page, shot, tmp_path):
+    page, live = studio_page
+    import imageio.v3 as iio
+
+    photo = tmp_path / "photo.png"
+    yy, xx = np.mgrid[0:96, 0:128]
+    iio.imwrite(photo, np.stack([xx * 2, yy * 2, 255 - xx], -1).clip(0, 255).astype(np.uint8))
+    open_tab(page, "Photos → video")
+    upload(page, "photo-upload", str(photo))
+    wait_notice(page, "1 photo(s) ready")
+    set_slider(page, "gen-steps", 8)
+    page.locator("#generate").click()
+    wait_for(lambda: "denoise step" in page.locator("#gen-progress").inner_text(), what="streamed progress")
+    wait_for(lambda: page.locator("#live-frames img").count() > 0, what="streamed frames")
+    shot(page, "07_generation_streaming")
+    wait_for(lambda: "generated 9 frames" in page.locator("#gen-progress").inner_text(), timeout=120,
+             what="the generation to finish")
+    wait_for(lambda: page.locator("#result-video video").count() > 0, what="the result video")
+    assert page.locator("#gen-downloads").inner_text().count("video") >= 2
+    live.viewport.flush()
+    assert sum(n.startswith("/generated/") for n in live.viewport.node_names("generation")) == 9
+    page.locator("#result-video").scroll_into_view_if_needed()
+    shot(page, "08_generation_done", live=live)
+
+
+def test_joint_generation_and_cancel_keep_results(studio_page, shot):
+    page, live = studio_page
+    page.get_by_label("Joint: the model also makes up the camera path").check()
+    set_slider(page, "gen-steps", 3)
+    page.locator("#generate").click()
+    wait_for(lambda: "jointly with its camera path" in page.locator("#gen-progress").inner_text(), timeout=120,
+             what="the joint generation")
+    joint = live.session.generation
+    assert joint.mode == "joint"
+    set_slider(page, "gen-steps", 50)
+    page.locator("#generate").click()
+    wait_for(lambda: "denoise step" in page.locator("#gen-progress").inner_text(), what="the long run to start")
+    page.locator("#cancel-generate").click()
+    wait_for(lambda: "cancelled" in page.locator("#gen-progress").inner_text(), what="the cancellation")
+    assert "earlier results are kept" in notice(page) and live.session.generation is joint
+    shot(page, "09_joint_then_cancelled", live=live)
+    page.get_by_label("Along the drawn path (camera-conditioned)").check()
+
+
+def test_clip_upload_draws_predicted_frustums(studio_page, shot):
+    page, live = studio_page
+    open_tab(page, "Clip → cameras")
+    upload(page, "clip-upload", str(CLIP))
+    wait_for(lambda: "predicted 9 cameras" in page.locator("#est-progress").inner_text(), timeout=90,
+             what="the predicted cameras")
+    live.viewport.flush()
+    assert sum(n.startswith("/estimate/predicted/") for n in live.viewport.node_names("estimate")) == 9
+    upload(page, "gt-upload", str(CLIP_POSES))
+    wait_for(lambda: "RRA@30" in page.locator("#est-metrics").inner_text(), what="the pose metrics")
+    live.viewport.flush()
+    assert any(n.startswith("/estimate/ground_truth/") for n in live.viewport.node_names("estimate"))
+    shot(page, "10_clip_frustums_and_metrics", live=live)
+
+
+def test_compare_with_ground_truth(studio_page, shot):
+    page, live = studio_page
+    open_tab(page, "Compare")
+    set_slider(page, "cmp-steps", 4)
+    page.locator("#compare").click()
+    wait_for(lambda: "compared 9 frames" in page.locator("#cmp-progress").inner_text(), timeout=120,
+             what="the comparison")
+    wait_for(lambda: page.locator("#cmp-image img").count() > 0, what="the side-by-side frame")
+    assert "PSNR" in page.locator("#cmp-caption").inner_text()
+    shot(page, "11_compare_with_ground_truth", live=live)
+
+    page.locator("#cycle").click()
+    wait_for(lambda: "cycle: trajectory error" in page.locator("#cmp-progress").inner_text(), timeout=120,
+             what="the cycle run")
+    assert "rotation error" in page.locator("#cycle-table").inner_text()
+    shot(page, "12_cycle_self_consistency", live=live)
+
+
+def test_an_example_gives_a_result_in_one_click(studio_page, shot):
+    page, live = studio_page
+    if page.locator("#examples").count() == 0:
+        pytest.skip("no bundled examples")
+    page.locator("#examples img").first.click()
+    wait_notice(page, "example ")
+    title = live.session.example.title
+    wait_for(lambda: f"cameras of {title}" in page.locator("#est-progress").inner_text(), timeout=90,
+             what="the example's predicted cameras")
+    wait_for(lambda: "RRA@30" in page.locator("#est-metrics").inner_text(), what="the example's pose metrics")
+    assert live.session.estimate.clip_name == title
+    live.viewport.flush()
+    assert live.viewport.node_names("scene") or live.session.scene is None
+    assert any(n.startswith("/estimate/predicted/") for n in live.viewport.node_names("estimate"))
+    shot(page, "13_example_one_click", live=live)
+
+
+def test_each_tab_gets_its_own_scene(browser, studio_app, studio_page):
+    url, registry, _ = studio_app
+    _, first = studio_page
+    context = browser.new_context()
+    page = context.new_page()
+    known = {id(s) for s in registry.sessions()}
+    page.goto(url)
+    page.wait_for_selector("#viser-frame")
+    second = wait_for(lambda: next((s for s in registry.sessions() if id(s) not in known), None),
+                      what="a second session")
+    assert second.viewport.port != first.viewport.port
+    assert len(second.session.path) == 0 and len(first.session.path) > 0
+    port = second.viewport.port
+    context.close()
+    wait_for(lambda: second not in registry.sessions(), timeout=60, what="the closed tab's session to stop")
+    wait_for(lambda: port_closed(port), timeout=20, what="its Viser server to stop listening")

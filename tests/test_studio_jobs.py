@@ -1,0 +1,228 @@
+"""Engine jobs: queue order and states, streaming, cancellation and failures that keep the path and
+earlier results. Uses a fake engine with the public engine API's shape (fast, deterministic)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from engine import ProgressEvent
+from geometry import Cameras
+from studio import workflows
+from studio.engine_service import EngineService
+from studio.jobs import JobQueue, JobState
+from studio.session import StudioSession
+from studio.uploads import Clip
+
+
+class FakeEngine:
+    """Streams like the engine: encode, ``steps`` denoise events with preview frames, done."""
+
+    def __init__(self):
+        self.fail_at: int | None = None
+        self.hold = threading.Event()
+        self.hold.set()
+        self.calls: list[str] = []
+
+    def info(self):
+        return {"width": 16, "height": 16, "frames": 9, "trained": False, "training_domain": "untrained",
+                "preset": "fake", "device": "cpu", "dtype": "float32", "source": "fake", "parameters": 1,
+                "attention": "dsca", "camera_encoding": "raxel"}
+
+    def _events(self, task, T, steps, cancel, result, cameras=None):
+        self.calls.append(task)
+        yield ProgressEvent(task, "encode")
+        for i in range(1, steps + 1):
+            self.hold.wait(5)
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            if self.fail_at == i:
+                raise RuntimeError("the device ran out of memory")
+            yield ProgressEvent(task, "denoise", i, steps, frames=np.full((T, 16, 16, 3), 10 * i, np.uint8))
+        yield ProgressEvent(task, "done", frames=None, cameras=cameras, result=result)
+
+    def generate_stream(self, images, cameras, *, steps, seed, source_frames, cancel):
+        T = len(cameras)
+        return self._events("generate", T, steps, cancel, np.full((T, 16, 16, 3), 200, np.uint8))
+
+    def generate_joint_stream(self, images, T, *, steps, ray_steps, seed, source_frames, cancel):
+        from engine import JointResult, PoseResult
+
+        cams = Cameras.from_fov(torch.eye(4, dtype=torch.float64).expand(T, 4, 4).clone(), fov_y_deg=50.0,
+                                width=16, height=16)
+        cams.c2w[:, 0, 3] = torch.arange(T, dtype=torch.float64)
+        frames = np.full((T, 16, 16, 3), 150, np.uint8)
+        return self._events("generate_joint", T, steps, cancel,
+                            JointResult(frames, PoseResult(cams, np.zeros(T), 0)), cams)
+
+    def estimate_poses_stream(self, video, *, steps, method, cancel):
+        T = len(video)
+        cams = Cameras.from_fov(torch.eye(4, dtype=torch.float64).expand(T, 4, 4).clone(), fov_y_deg=50.0,
+                                width=video.shape[2], height=video.shape[1])
+        cams.c2w[:, 2, 3] = torch.linspace(0, 1, T, dtype=torch.float64)
+        from engine import PoseResult
+
+        return self._events("estimate_poses", T, steps, cancel, PoseResult(cams, np.zeros(T), 0, ["a note"]), cams)
+
+
+@pytest.fixture
+def fake():
+    return FakeEngine()
+
+
+@pytest.fixture
+def service(fake):
+    svc = EngineService(loader=lambda: fake)
+    svc.engine(timeout=5)
+    yield svc
+    svc.queue.shutdown()
+
+
+@pytest.fixture
+def session():
+    s = StudioSession(frame_width=16, frame_height=16)
+    s.apply_preset("orbit", {})
+    s.set_photo_arrays([np.zeros((20, 20, 3), np.uint8)], ["photo.png"])
+    yield s
+    s.close()
+
+
+def run(flow) -> list[workflows.Progress]:
+    return list(flow)
+
+
+def test_queue_runs_jobs_in_order_and_reports_states():
+    q = JobQueue()
+    gate = threading.Event()
+    order = []
+
+    def work(name, wait=False):
+        def gen(token):
+            if wait:
+                gate.wait(5)
+            order.append(name)
+            yield ProgressEvent(name, "done", result=name)
+        return gen
+
+    first = q.submit("first", work("first", wait=True))
+    second = q.submit("second", work("second"))
+    time.sleep(0.05)
+    assert first.state == JobState.RUNNING and second.state == JobState.QUEUED
+    assert q.ahead_of(second) == 1
+    gate.set()
+    assert second.wait(5) and order == ["first", "second"]
+    assert first.result == "first" and second.state == JobState.DONE
+    q.shutdown()
+
+
+def test_cancelling_a_queued_job_never_runs_it():
+    q = JobQueue()
+    gate = threading.Event()
+    blocker = q.submit("blocker", lambda t: iter([gate.wait(5) and ProgressEvent("b", "done")]))
+    ran = []
+    queued = q.submit("queued", lambda t: (ran.append(1), iter([]))[1])
+    queued.cancel()
+    gate.set()
+    assert queued.wait(5) and blocker.wait(5)
+    assert queued.state == JobState.CANCELLED and not ran
+    q.shutdown()
+
+
+def test_generation_streams_frames_and_stores_the_result(service, session):
+    updates = run(workflows.generate_video(session, service, steps=3))
+    denoise = [u for u in updates if u.frames is not None and not u.finished]
+    assert len(denoise) >= 3 and "step 3/3" in denoise[-1].text
+    assert updates[-1].ok and updates[-1].finished
+    gen = session.generation
+    assert gen.frames.shape == (9, 16, 16, 3) and gen.mode == "path"
+    assert torch.equal(gen.cameras.c2w, session.path.cameras().c2w)   # exactly the path's cameras
+    assert sorted(f.suffix for f in gen.files) == [".gif", ".json", ".mp4"] and all(f.exists() for f in gen.files)
+    assert session.notice.level == "ok"
+
+
+def test_joint_generation_needs_no_path(service, session):
+    session.path.clear()
+    updates = run(workflows.generate_video(session, service, joint=True, steps=2))
+    assert updates[-1].ok
+    assert session.generation.mode == "joint" and len(session.generation.cameras) == 9
+
+
+def test_engine_failure_keeps_path_and_earlier_result(service, fake, session):
+    run(workflows.generate_video(session, service, steps=2))
+    earlier = session.generation
+    snap = session.path.snapshot
+    fake.fail_at = 2
+    updates = run(workflows.generate_video(session, service, steps=3))
+    assert not updates[-1].ok and "ran out of memory" in updates[-1].text
+    assert session.notice.level == "error" and "earlier results are kept" in session.notice.text
+    assert session.generation is earlier and session.path.snapshot is snap
+
+
+def test_cancel_stops_the_job_and_keeps_results(service, fake, session):
+    fake.hold.clear()
+    flow = workflows.generate_video(session, service, steps=50)
+    first = next(flow)
+    assert not first.finished
+    assert workflows.cancel(session).startswith("cancelling")
+    fake.hold.set()
+    rest = list(flow)
+    assert "cancelled" in rest[-1].text and session.generation is None
+    assert session.job.state == JobState.CANCELLED and session.notice.level == "warning"
+    assert workflows.cancel(session) == "nothing is running"
+
+
+def test_one_job_per_session_at_a_time(service, fake, session):
+    fake.hold.clear()
+    flow = workflows.generate_video(session, service, steps=5)
+    next(flow)
+    again = run(workflows.generate_video(session, service, steps=2))
+    assert len(again) == 1 and "still running" in again[0].text
+    fake.hold.set()
+    list(flow)
+
+
+@pytest.mark.parametrize("problem, fix, expected", [
+    ("photos", lambda s: s.set_photo_arrays([], []), "upload at least one photo"),
+    ("path", lambda s: s.path.clear(), "at least 2 keyframes"),
+])
+def test_inputs_are_checked_before_queueing(service, fake, session, problem, fix, expected):
+    fix(session)
+    updates = run(workflows.generate_video(session, service, steps=2))
+    assert len(updates) == 1 and expected in updates[0].text and not fake.calls
+
+
+def test_clip_estimation_with_ground_truth(service, session):
+    rng = np.random.default_rng(0)
+    session.clip = Clip("clip", rng.integers(0, 255, (12, 20, 24, 3), dtype=np.uint8))
+    updates = run(workflows.estimate_clip(session, service, steps=2))
+    assert updates[-1].ok
+    est = session.estimate
+    assert est.frame_ids.tolist() == [0, 1, 3, 4, 6, 7, 8, 10, 11]     # 9 evenly spaced frames
+    assert est.comparison is None and est.notes == ["a note"]
+    gt = Cameras.from_fov(torch.eye(4, dtype=torch.float64).expand(12, 4, 4).clone(), fov_y_deg=50.0,
+                          width=24, height=20)
+    gt.c2w[:, 0, 3] = torch.linspace(0, 2, 12, dtype=torch.float64)
+    session.clip_gt = gt
+    assert session.rescore_estimate()
+    assert 0.0 <= session.estimate.comparison.metrics["RRA@30"] <= 1.0
+
+
+def test_short_clips_and_missing_baseline_are_refused(service, fake, session):
+    session.clip = Clip("short", np.zeros((4, 8, 8, 3), np.uint8))
+    assert "at least 5 are needed" in run(workflows.estimate_clip(session, service))[0].text
+    session.clip = Clip("ok", np.zeros((9, 8, 8, 3), np.uint8))
+    if not workflows.colmap_available():
+        text = run(workflows.estimate_clip(session, service, method="colmap"))[0].text
+        assert "COLMAP baseline is not available" in text
+    assert not fake.calls
+
+
+def test_comparison_needs_ground_truth(service, session):
+    assert "pick an example" in run(workflows.compare_with_ground_truth(session, service))[0].text
+    session.clip = Clip("c", np.zeros((9, 8, 8, 3), np.uint8))
+    assert "no ground-truth cameras" in run(workflows.compare_with_ground_truth(session, service))[0].text
+
