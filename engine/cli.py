@@ -4,6 +4,7 @@
     python -m engine generate --images a.png --cameras path.json --out video.mp4
     python -m engine generate-joint --images a.png --num-frames 9 --out video.mp4 --cameras-out cams.json
     python -m engine cycle CLIP.mp4 --out report.json
+    python -m engine evaluate --checkpoint DIR --benchmark procedural --colmap --out results/RUN
 
 Every command takes --checkpoint (a checkpoint directory or a preset name; default: the shipped
 model), --device, --steps and --seed, and shows a progress bar.
@@ -181,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_train_command(sub)
+    from .evaluate.cli import add_evaluate_command
+
+    add_evaluate_command(sub)
     return parser
 
 

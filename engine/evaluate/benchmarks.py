@@ -1,0 +1,79 @@
+"""Evaluation clips on the model grid: held-out procedural scenes and real clips in RealEstate10K layout.
+
+``load_benchmark("procedural", clip_cfg, n)``: scene seeds ``HELDOUT_SEEDS[0..n)`` (never used in
+training), trajectory styles alternating RealEstate10K-like ("re10k") and DL3DV-like ("dl3dv"), each
+drawn from a generator seeded by the scene seed only, so the set is fixed.
+``load_benchmark("re10k:PATH", clip_cfg, n)``: the first n clips of the folder that have a video or
+frame folder, ``num_frames`` frames picked evenly over the whole clip, resized and centre-cropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.config import ClipConfig
+from engine.media import frames_to_tensor, resize_center_crop, select_frames, tensor_to_uint8
+from geometry import Cameras
+
+PROCEDURAL_STYLES = ("re10k", "dl3dv")
+
+
+@dataclass
+class EvalClip:
+    """One clip: frames (T, H, W, 3) uint8 and ground-truth cameras on the model grid."""
+
+    id: str
+    frames: np.ndarray
+    cameras: Cameras
+    label: str = ""                  # trajectory style or source
+
+
+def procedural_clips(clip: ClipConfig, num_clips: int, *, supersample: int = 2) -> list[EvalClip]:
+    from engine.data import HELDOUT_SEEDS, make_scene, render, sample_trajectory
+
+    out = []
+    for n in range(num_clips):
+        seed = HELDOUT_SEEDS[n]
+        style = PROCEDURAL_STYLES[n % len(PROCEDURAL_STYLES)]
+        rng = np.random.default_rng([seed, 0xE7A1])
+        scene = make_scene(seed)
+        path = sample_trajectory(scene, clip.num_frames, rng=rng, style=style, width=clip.width, height=clip.height)
+        frames = render(scene, path.cameras, supersample=supersample, depth=False).uint8().numpy()
+        out.append(EvalClip(f"heldout-{seed:04d}", frames, path.cameras.to(torch.float64), path.style))
+    return out
+
+
+def re10k_clips(root: str | Path, clip: ClipConfig, num_clips: int) -> list[EvalClip]:
+    from engine.data import Re10kClips
+    from engine.data.real_clips import read_frames
+    from geometry.io import load_re10k
+
+    ds = Re10kClips(root, clip)
+    out = []
+    for entry in ds._discover()[:num_clips]:
+        cams = load_re10k(entry.poses, width=1, height=1)
+        idx = select_frames(len(cams), clip.num_frames)
+        frames = read_frames(entry.frames, idx)
+        h0, w0 = frames.shape[1:3]
+        cams = Cameras(cams.c2w[torch.as_tensor(idx)].double(), cams.K[torch.as_tensor(idx)].double(), 1, 1).resized(w0, h0)
+        x, crop = resize_center_crop(frames_to_tensor(frames, name=entry.id), clip.height, clip.width)
+        K = crop.to_model_intrinsics(cams.K.double())
+        out.append(EvalClip(entry.id, tensor_to_uint8(x.float()), Cameras(cams.c2w, K, clip.width, clip.height),
+                            "re10k (real)"))
+    return out
+
+
+def load_benchmark(spec: str, clip: ClipConfig, num_clips: int) -> list[EvalClip]:
+    """``"procedural"`` or ``"re10k:PATH"``."""
+    if spec == "procedural":
+        return procedural_clips(clip, num_clips)
+    if spec.startswith("re10k:"):
+        clips = re10k_clips(spec.split(":", 1)[1], clip, num_clips)
+        if not clips:
+            raise ValueError(f"{spec}: no usable clips (a <id>.txt with <id>.mp4 or an <id>/ frame folder)")
+        return clips
+    raise ValueError(f"benchmark must be 'procedural' or 're10k:PATH', got {spec!r}")
