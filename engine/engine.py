@@ -8,7 +8,7 @@ resized to cover the model's frame and centre-cropped; cameras come back for the
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -47,6 +47,17 @@ def _run(events: Iterator[ProgressEvent]) -> Any:
     for ev in events:
         if ev.stage == "done":
             result = ev.result
+    return result
+
+
+def _as_stage(events: Iterator[ProgressEvent], label: str) -> Generator[ProgressEvent, None, Any]:
+    """Re-emit a sub-task's events as one stage of the cycle task; returns the sub-task's result."""
+    result = None
+    for ev in events:
+        ev.task, ev.message = "cycle", f"{label}: {ev.message}".rstrip(": ")
+        if ev.stage == "done":
+            result, ev.stage, ev.result = ev.result, "decode", None
+        yield ev
     return result
 
 
@@ -240,32 +251,18 @@ class Engine:
         and compare trajectories (rotation / translation errors) and frames (PSNR / SSIM)."""
         x, _, _ = self.prepare_clip(video, num_frames=num_frames)
         T = x.shape[0]
-        pred: PoseResult | None = None
-        for ev in estimate_poses_events(self.pipe, x, steps=pose_steps or self.config.sampler.pose_steps,
-                                        seed=seed, cancel=cancel):
-            ev.task, ev.message = "cycle", f"1/3 poses: {ev.message}".rstrip(": ")
-            if ev.stage == "done":
-                pred = ev.result
-                ev.stage, ev.result = "decode", None
-            yield ev
+        pose_steps = pose_steps or self.config.sampler.pose_steps
+        pred: PoseResult = yield from _as_stage(
+            estimate_poses_events(self.pipe, x, steps=pose_steps, seed=seed, cancel=cancel), "1/3 poses")
         src = [int(i) for i in np.round(np.linspace(0, T - 1, num_sources))]
-        frames = None
-        for ev in generate_events(self.pipe, x[src], pred.cameras, src, seed=seed, cancel=cancel,
-                                  steps=video_steps or self.config.sampler.video_steps,
-                                  method=self.config.sampler.method):
-            ev.task, ev.message = "cycle", f"2/3 regenerate: {ev.message}".rstrip(": ")
-            if ev.stage == "done":
-                frames, ev.stage, ev.result = ev.result, "decode", None
-            yield ev
+        frames = yield from _as_stage(
+            generate_events(self.pipe, x[src], pred.cameras, src, seed=seed, cancel=cancel,
+                            steps=video_steps or self.config.sampler.video_steps, method=self.config.sampler.method),
+            "2/3 regenerate")
         regen = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2).to(self.dtype) / 127.5 - 1.0
-        again: PoseResult | None = None
-        for ev in estimate_poses_events(self.pipe, regen, steps=pose_steps or self.config.sampler.pose_steps,
-                                        seed=seed, cancel=cancel):
-            ev.task, ev.message = "cycle", f"3/3 poses of the regenerated clip: {ev.message}".rstrip(": ")
-            if ev.stage == "done":
-                again = ev.result
-                ev.stage, ev.result = "decode", None
-            yield ev
+        again: PoseResult = yield from _as_stage(
+            estimate_poses_events(self.pipe, regen, steps=pose_steps, seed=seed, cancel=cancel),
+            "3/3 poses of the regenerated clip")
         original = tensor_to_uint8(x.float())
         img = frame_metrics(frames, original)
         poses = pose_metrics(again.cameras, pred.cameras)

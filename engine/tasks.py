@@ -16,7 +16,7 @@ frame the trajectory is expressed in.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -143,8 +143,8 @@ def _decode_poses(pipe: JointPipeline, ray_latent: torch.Tensor, ref: int, scale
 
 
 def _denoise(pipe: JointPipeline, job: _Job, state: dict[str, torch.Tensor], *, schedules, fixed, cond_pos,
-             method: str, preview, preview_every: int) -> Iterator[ProgressEvent | dict[str, torch.Tensor]]:
-    """Run the sampler, yielding progress events; the final item is the final state (a dict)."""
+             method: str, preview, preview_every: int) -> Generator[ProgressEvent, None, dict[str, torch.Tensor]]:
+    """Run the sampler, yielding progress events; returns the final state (``final = yield from ...``)."""
     def velocity(s, t):
         return pipe.model(s, t, cond_pos=cond_pos)
 
@@ -157,7 +157,7 @@ def _denoise(pipe: JointPipeline, job: _Job, state: dict[str, torch.Tensor], *, 
             if preview is not None and (step.index % preview_every == 0 or step.index == step.total):
                 extra = preview(step.denoised)
             yield job.event("denoise", step=step.index, total=step.total, **extra)
-    yield final
+    return final
 
 
 # --------------------------------------------------------------------------------------------------
@@ -191,14 +191,9 @@ def estimate_poses_events(pipe: JointPipeline, video: torch.Tensor, *, steps: in
     def preview(denoised):
         return {"cameras": _decode_poses(pipe, denoised["rays"], ref).cameras}
 
-    final = None
-    for item in _denoise(pipe, job, state, schedules={"rays": sched, "cond_rays": sched}, fixed=None,
+    final = yield from _denoise(pipe, job, state, schedules={"rays": sched, "cond_rays": sched}, fixed=None,
                          cond_pos=pipe.cond_positions(cond_idx), method=method, preview=preview,
-                         preview_every=preview_every):
-        if isinstance(item, ProgressEvent):
-            yield item
-        else:
-            final = item
+                         preview_every=preview_every)
     yield job.event("decode", message="recovering cameras from the predicted raxels")
     result = _decode_poses(pipe, final["rays"], ref)
     yield job.event("done", cameras=result.cameras, result=result)
@@ -241,14 +236,9 @@ def generate_events(pipe: JointPipeline, images: torch.Tensor, cameras: Cameras,
     def preview(denoised):
         return {"frames": tensor_to_uint8(pipe.decode_video(denoised["video"].float())[0].transpose(0, 1))}
 
-    final = None
-    for item in _denoise(pipe, job, state, schedules={"video": sched, "cond_video": sched},
+    final = yield from _denoise(pipe, job, state, schedules={"video": sched, "cond_video": sched},
                          fixed={"cond_video": is_source}, cond_pos=pipe.cond_positions(cond_idx), method=method,
-                         preview=preview, preview_every=preview_every):
-        if isinstance(item, ProgressEvent):
-            yield item
-        else:
-            final = item
+                         preview=preview, preview_every=preview_every)
     yield job.event("decode", message="decoding frames")
     frames = tensor_to_uint8(pipe.decode_video(final["video"].float())[0].transpose(0, 1))
     yield job.event("done", frames=frames, result=frames)
@@ -289,15 +279,10 @@ def generate_joint_events(pipe: JointPipeline, images: torch.Tensor, num_frames:
             out["cameras"] = _decode_poses(pipe, denoised["rays"], ref).cameras
         return out
 
-    final = None
-    for item in _denoise(pipe, job, state, schedules={"video": v_sched, "cond_video": v_sched, "rays": r_sched,
+    final = yield from _denoise(pipe, job, state, schedules={"video": v_sched, "cond_video": v_sched, "rays": r_sched,
                                                       "cond_rays": r_sched},
                          fixed={"cond_video": is_source}, cond_pos=pipe.cond_positions(cond_idx), method=method,
-                         preview=preview, preview_every=preview_every):
-        if isinstance(item, ProgressEvent):
-            yield item
-        else:
-            final = item
+                         preview=preview, preview_every=preview_every)
     yield job.event("decode", message="decoding frames and cameras")
     frames = tensor_to_uint8(pipe.decode_video(final["video"].float())[0].transpose(0, 1))
     poses = _decode_poses(pipe, final["rays"], ref)
