@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 run: setup
 	$(BIN)/python app.py
 
+# One compute thread per process: the suite runs data-loader workers, a browser and an app server on
+# two cores, and oversubscribed torch threads were measured 3-30x slower than one thread here.
 test: setup
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -q
 
 bench: setup
 	$(BIN)/python -m benchmarks.geometry
