@@ -116,6 +116,8 @@ class Engine:
         return {"device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""), "source": self.source,
                 "preset": self.config.preset, "trained": self.trained,
                 "training_domain": self.meta.get("training_domain", "untrained" if not self.trained else "unknown"),
+                # What the checkpoint can and cannot do yet, measured (RESULTS.md); shown beside the output.
+                "quality_note": self.meta.get("quality_note"),
                 "frames": c.num_frames, "height": c.height, "width": c.width, "num_cond": c.num_cond,
                 "parameters": sum(p.numel() for p in self.pipe.model.parameters()),
                 "camera_encoding": self.config.model.camera_encoding, "attention": self.config.model.attention}

@@ -68,6 +68,8 @@ class EngineService:
                 f"{i.get('camera_encoding')} cameras) · **device** {i.get('device')} {i.get('dtype')} · "
                 f"**checkpoint** `{i.get('source')}` · **trained on** {i.get('training_domain')} · "
                 f"**clip** {i.get('frames')} frames of {i.get('width')}x{i.get('height')}")
+        if i.get("quality_note"):
+            line += f"\n\n⚠ **Model quality**: {i['quality_note']}"
         if not i.get("trained", True):
             line += ("\n\n⚠ **Untrained weights**: no trained checkpoint is installed, so generated frames and "
                      "predicted cameras are noise. Paths, presets, import/export and the viewport work as usual.")

@@ -139,3 +139,10 @@ def test_cli_estimate_generate_and_errors(eng, clip, tmp_path, capsys):
     assert cli_main(["estimate-poses", str(tmp_path / "missing.mp4"), "--out", str(out),
                      "--checkpoint", str(ckpt)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_checkpoint_quality_note_reaches_the_status(eng, tmp_path):
+    ckpt = eng.save(tmp_path / "noted", {"quality_note": "below the identity baseline", "training_domain": "procedural"})
+    info = Engine.from_checkpoint(ckpt, device="cpu").info()
+    assert info["quality_note"] == "below the identity baseline" and info["training_domain"] == "procedural"
+    assert eng.info()["quality_note"] is None
