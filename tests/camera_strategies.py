@@ -1,4 +1,4 @@
-"""Hypothesis strategies and builders for random cameras, shared by the geometry tests."""
+"""Shared test builders: hypothesis strategies for random cameras, and a small random engine."""
 
 from __future__ import annotations
 
@@ -38,3 +38,21 @@ image_sizes = st.sampled_from([(96, 64), (64, 96), (80, 80), (104, 60)])
 
 def max_rotation_error_deg(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(g.relative_rotation_angle_deg(a[..., :3, :3], b[..., :3, :3]).max())
+
+
+def small_random_engine(num_frames: int, size: int):
+    """A one-layer engine on ``size`` x ``size`` clips with random (non-zero) output layers: fast, and its
+    outputs depend on inputs and noise, which an untrained zero-initialised head would hide."""
+    import dataclasses
+
+    from engine import ClipConfig, Engine, ModelConfig, preset
+    from engine.pipeline import JointPipeline
+
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(preset("tiny"), model=ModelConfig(dim=32, num_heads=2, num_layers=1, ffn_dim=64),
+                              clip=ClipConfig(num_frames=num_frames, height=size, width=size, num_cond=3))
+    pipe = JointPipeline(cfg)
+    with torch.no_grad():
+        for p in pipe.model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return Engine(pipe, device=torch.device("cpu"), dtype=torch.float32, source="test", trained=False)

@@ -1,6 +1,5 @@
 """The Engine's public API: events, cancellation, determinism, input validation, CLI."""
 
-import dataclasses
 import json
 
 import numpy as np
@@ -8,24 +7,16 @@ import pytest
 import torch
 
 import geometry as g
+from camera_strategies import small_random_engine
 from engine import CancelToken, Cancelled, Engine, preset
 from engine.cli import main as cli_main
-from engine.config import ClipConfig, ModelConfig
-from engine.pipeline import JointPipeline
 
 T, SIZE = 9, 16
 
 
 @pytest.fixture(scope="module")
 def eng():
-    torch.manual_seed(0)
-    cfg = dataclasses.replace(preset("tiny"), model=ModelConfig(dim=32, num_heads=2, num_layers=1, ffn_dim=64),
-                              clip=ClipConfig(num_frames=T, height=SIZE, width=SIZE, num_cond=3))
-    pipe = JointPipeline(cfg)
-    with torch.no_grad():  # move off the zero-initialised output layers so outputs depend on the noise
-        for p in pipe.model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return Engine(pipe, device=torch.device("cpu"), dtype=torch.float32, source="test", trained=False)
+    return small_random_engine(T, SIZE)
 
 
 @pytest.fixture(scope="module")

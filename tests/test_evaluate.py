@@ -1,17 +1,15 @@
 """The evaluation harness end to end on 2 tiny held-out procedural scenes with a tiny untrained engine."""
 
 import csv
-import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
-from engine import ClipConfig, Engine, ModelConfig, preset
+from camera_strategies import small_random_engine
 from engine.cli import main
 from engine.evaluate import load_benchmark, run_evaluation
 from engine.evaluate.poses import masked_pose_metrics
-from engine.pipeline import JointPipeline
 from geometry.metrics import pose_metrics
 
 SIZE, T = 16, 9
@@ -19,14 +17,7 @@ SIZE, T = 16, 9
 
 @pytest.fixture(scope="module")
 def eng():
-    torch.manual_seed(0)
-    cfg = dataclasses.replace(preset("tiny"), model=ModelConfig(dim=32, num_heads=2, num_layers=1, ffn_dim=64),
-                              clip=ClipConfig(num_frames=T, height=SIZE, width=SIZE, num_cond=3))
-    pipe = JointPipeline(cfg)
-    with torch.no_grad():
-        for p in pipe.model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return Engine(pipe, device=torch.device("cpu"), dtype=torch.float32, source="test", trained=False)
+    return small_random_engine(T, SIZE)
 
 
 @pytest.fixture(scope="module")
