@@ -72,6 +72,18 @@ def estimation_stream(page: Page, service, live: LiveSession, *, steps: int, met
         yield update
 
 
+def auto_estimate_handler(page: Page, service):
+    """A handler that predicts the loaded clip's cameras if an upload or an example asked for it."""
+    def auto_estimate(steps, request: gr.Request):
+        live = page.registry.get(request)
+        if not live.estimate_requested:
+            yield {page.est_progress: gr.skip()}   # nothing to do (a generator that yields nothing blanks outputs)
+            return
+        live.estimate_requested = False
+        yield from estimation_stream(page, service, live, steps=steps, method="raxels")
+    return auto_estimate
+
+
 def wire(page: Page, service) -> None:
     a = page.action
     outs = clip_outputs(page)
@@ -94,13 +106,7 @@ def wire(page: Page, service) -> None:
             msg += "; the prediction is scored against it"
         return msg
 
-    def auto_estimate(steps, request: gr.Request):
-        live = page.registry.get(request)
-        if not live.estimate_requested:
-            yield {page.est_progress: gr.skip()}   # nothing to do (a generator that yields nothing blanks outputs)
-            return
-        live.estimate_requested = False
-        yield from estimation_stream(page, service, live, steps=steps, method="raxels")
+    auto_estimate = auto_estimate_handler(page, service)
 
     est_outputs = [page.est_progress, *outs]
     page.clip_upload.upload(a(upload_clip, 1, what="clip", render=page.upload_render(page.clip_upload, render)),

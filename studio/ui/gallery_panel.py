@@ -48,13 +48,7 @@ def wire(page: Page, service) -> None:
             return msg + ("; predicting its cameras…" if live.estimate_requested else "")
         return page.action(action, 1, what="example", render=render)(evt.index, request)
 
-    def auto_estimate(steps, request: gr.Request):
-        live = page.registry.get(request)
-        if not live.estimate_requested:
-            yield {page.est_progress: gr.skip()}   # nothing to do (a generator that yields nothing blanks outputs)
-            return
-        live.estimate_requested = False
-        yield from clip_panel.estimation_stream(page, service, live, steps=steps, method="raxels")
+    auto_estimate = clip_panel.auto_estimate_handler(page, service)
 
     page.gallery.select(load, None, outs).then(auto_estimate, [page.est_steps],
                                                [page.est_progress, *clip_panel.clip_outputs(page)],
