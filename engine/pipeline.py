@@ -76,9 +76,6 @@ class JointPipeline(nn.Module):
         """(B, M, 3, H, W) images encoded one by one -> (B, M, C, h, w)."""
         return self.vae.encode_images(frames)
 
-    def decode_frames(self, z: torch.Tensor) -> torch.Tensor:
-        return self.vae.decode_images(z)
-
     def encode_rays(self, rays: torch.Tensor) -> torch.Tensor:
         """Ray images of a clip (B, T, Cray, Hr, Wr) -> ray latents (B, Cr, F, hr, wr)."""
         z = self.ray_packer.encode_video(ray_images_to_videos(rays))       # (B * groups, c, F, hr, wr)
@@ -94,11 +91,6 @@ class JointPipeline(nn.Module):
         """Ray images of single frames (B, M, Cray, Hr, Wr) -> (B, M, Cr, hr, wr)."""
         z = self.ray_packer.encode_images(rearrange(rays, "b m (g c) h w -> b m g c h w", c=3))
         return rearrange(z, "b m g c h w -> b m (g c) h w")
-
-    def decode_ray_frames(self, z: torch.Tensor) -> torch.Tensor:
-        groups = 2 if self.encoding == "plucker" else 1
-        x = self.ray_packer.decode_images(rearrange(z, "b m (g c) h w -> b m g c h w", g=groups))
-        return rearrange(x, "b m g c h w -> b m (g c) h w")
 
     def clean_streams(self, video: torch.Tensor, rays: torch.Tensor,
                       cond_idx: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:

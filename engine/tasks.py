@@ -31,6 +31,7 @@ from .pipeline import JointPipeline
 from .sampler import sample_steps, time_schedule
 
 FALLBACK_FOV_DEG = 60.0
+MAX_PREVIEWS = 8            # decoded previews per job by default
 
 
 @dataclass
@@ -143,8 +144,11 @@ def _decode_poses(pipe: JointPipeline, ray_latent: torch.Tensor, ref: int, scale
 
 
 def _denoise(pipe: JointPipeline, job: _Job, state: dict[str, torch.Tensor], *, schedules, fixed, cond_pos,
-             method: str, preview, preview_every: int) -> Generator[ProgressEvent, None, dict[str, torch.Tensor]]:
-    """Run the sampler, yielding progress events; returns the final state (``final = yield from ...``)."""
+             method: str, preview, preview_every: int | None) -> Generator[ProgressEvent, None, dict[str, torch.Tensor]]:
+    """Run the sampler, yielding progress events; returns the final state (``final = yield from ...``).
+
+    Previews (decoding frames, recovering cameras) cost far more than a step at large resolutions, so by
+    default at most about ``MAX_PREVIEWS`` are made per job, always including the last step."""
     def velocity(s, t):
         return pipe.model(s, t, cond_pos=cond_pos)
 
@@ -154,7 +158,8 @@ def _denoise(pipe: JointPipeline, job: _Job, state: dict[str, torch.Tensor], *, 
                                  time_dims={"cond_video": 2, "cond_rays": 2}):
             final = step.state
             extra = {}
-            if preview is not None and (step.index % preview_every == 0 or step.index == step.total):
+            every = preview_every or max(1, step.total // MAX_PREVIEWS)
+            if preview is not None and (step.index % every == 0 or step.index == step.total):
                 extra = preview(step.denoised)
             yield job.event("denoise", step=step.index, total=step.total, **extra)
     return final
@@ -166,7 +171,7 @@ def _denoise(pipe: JointPipeline, job: _Job, state: dict[str, torch.Tensor], *, 
 
 def estimate_poses_events(pipe: JointPipeline, video: torch.Tensor, *, steps: int, seed: int = 0, ref: int = 0,
                           method: str = "euler", cancel: CancelToken | None = None,
-                          preview_every: int = 1) -> Iterator[ProgressEvent]:
+                          preview_every: int | None = None) -> Iterator[ProgressEvent]:
     """Cameras of a clip: video clean, rays denoised in ``steps`` steps (paper: 2 is best).
 
     Args:
@@ -201,7 +206,7 @@ def estimate_poses_events(pipe: JointPipeline, video: torch.Tensor, *, steps: in
 
 def generate_events(pipe: JointPipeline, images: torch.Tensor, cameras: Cameras, source_frames: list[int], *,
                     steps: int, seed: int = 0, method: str = "euler", cancel: CancelToken | None = None,
-                    preview_every: int = 1) -> Iterator[ProgressEvent]:
+                    preview_every: int | None = None) -> Iterator[ProgressEvent]:
     """Video along given cameras from source images: rays clean, video denoised.
 
     Args:
@@ -246,7 +251,7 @@ def generate_events(pipe: JointPipeline, images: torch.Tensor, cameras: Cameras,
 
 def generate_joint_events(pipe: JointPipeline, images: torch.Tensor, num_frames: int, source_frames: list[int], *,
                           video_steps: int, ray_steps: int, seed: int = 0, method: str = "euler",
-                          cancel: CancelToken | None = None, preview_every: int = 1) -> Iterator[ProgressEvent]:
+                          cancel: CancelToken | None = None, preview_every: int | None = None) -> Iterator[ProgressEvent]:
     """Video and trajectory together from source images: both modalities denoised."""
     job = _Job("generate_joint", cancel)
     yield job.event("encode", message="encoding sources")
