@@ -183,8 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_train_command(sub)
     from .evaluate.cli import add_evaluate_command
+    from .evaluate.compare import add_compare_command
 
     add_evaluate_command(sub)
+    add_compare_command(sub)
     return parser
 
 
@@ -192,6 +194,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as exc:  # bad input: a clear message, no traceback
+    except (ValueError, FileNotFoundError) as exc:  # bad input: a clear message, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -76,3 +76,38 @@ def test_unregistered_frames_count_as_wrong(clips):
     m = masked_pose_metrics(gt, gt, reg)
     assert m["RRA@30"] == pytest.approx(1 - (T - 1) / (T * (T - 1) / 2))
     assert m["per_frame_rot_err_deg"][3] == 180.0 and m["RTA@30"] < 1.0
+
+
+def test_compare_pairs_runs_clip_by_clip(eng, clips, tmp_path, capsys):
+    a = tmp_path / "a"
+    run_evaluation(eng, clips, a, steps=(2,), generation=False, cycle=False)
+    other = small_random_engine(T, SIZE)
+    with torch.no_grad():                       # a second, different model on the same clips
+        for p in other.pipe.model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    b = tmp_path / "b"
+    run_evaluation(other, clips, b, steps=(2,), generation=False, cycle=False)
+    assert main(["compare", f"ref={a}", f"other={b}", "--out", str(tmp_path / "cmp")]) == 0
+    with open(tmp_path / "cmp" / "compare.csv") as f:
+        rows = {r["run"]: r for r in csv.DictReader(f)}
+
+    def per_clip(folder):
+        with open(folder / "poses_per_clip.csv") as f:
+            return {r["clip"]: float(r["mean_rot_err_deg"]) for r in csv.DictReader(f) if r["method"] == "raxels"}
+
+    ea, eb = per_clip(a), per_clip(b)
+    diff = np.array([eb[c] - ea[c] for c in ea])
+    assert float(rows["other"]["mean_diff_vs_ref_2"]) == pytest.approx(diff.mean(), abs=1e-9)
+    assert rows["other"]["clips_better_than_ref_2"] == f"{int((diff < 0).sum())}/2"
+    assert rows["ref"]["clips_better_than_ref_2"] == "0/2" and float(rows["ref"]["mean_diff_vs_ref_2"]) == 0
+    assert float(rows["ref"]["rot_err_2"]) == pytest.approx(np.mean(list(ea.values())), abs=1e-6)
+    assert (tmp_path / "cmp" / "compare.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| ref |" in capsys.readouterr().out
+
+    # Reports of different clips are not compared; a missing report is named.
+    c = tmp_path / "c"
+    run_evaluation(eng, clips[:1], c, steps=(2,), generation=False, cycle=False)
+    assert main(["compare", f"ref={a}", f"c={c}", "--out", str(tmp_path / "cmp2")]) == 2
+    assert "different clips" in capsys.readouterr().err
+    assert main(["compare", f"ref={a}", f"gone={tmp_path / 'nope'}", "--out", str(tmp_path / "cmp3")]) == 2
+    assert "poses.csv: missing" in capsys.readouterr().err

@@ -5,6 +5,7 @@
 - ``generation``: camera-controlled generation: PSNR / SSIM and trajectory adherence.
 - ``cycle``: cycle self-consistency (Table 2 shape).
 - ``report``: report.md, CSV tables and PNG plots.
+- ``compare``: one table from several reports (``python -m engine compare``, the ablations).
 """
 
 from .benchmarks import EvalClip, load_benchmark
