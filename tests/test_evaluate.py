@@ -9,7 +9,7 @@ import torch
 from camera_strategies import small_random_engine
 from engine.cli import main
 from engine.evaluate import load_benchmark, run_evaluation
-from engine.evaluate.poses import masked_pose_metrics
+from engine.evaluate.poses import input_dependence, masked_pose_metrics, trajectory_spread_deg
 from geometry.metrics import pose_metrics
 
 SIZE, T = 16, 9
@@ -45,7 +45,8 @@ def test_harness_writes_report_tables_and_plots(eng, clips, tmp_path):
                     "not computed (no local weights)", "Untrained weights"):
         assert section in text
     assert _header(tmp_path / "poses.csv") == ["method", "steps", "mRRA@30", "RRA_AUC@30", "RTA@30", "AUC@30", "ATE",
-                                              "mean_rot_err_deg", "sec_per_clip", "clips", "failures",
+                                              "mean_rot_err_deg", "input_dependence", "sec_per_clip", "clips",
+                                              "failures",
                                               "unregistered_frames"]
     with open(tmp_path / "poses.csv") as f:
         rows = list(csv.DictReader(f))
@@ -111,3 +112,15 @@ def test_compare_pairs_runs_clip_by_clip(eng, clips, tmp_path, capsys):
     assert "different clips" in capsys.readouterr().err
     assert main(["compare", f"ref={a}", f"gone={tmp_path / 'nope'}", "--out", str(tmp_path / "cmp3")]) == 2
     assert "poses.csv: missing" in capsys.readouterr().err
+
+
+def test_input_dependence_tells_a_model_that_ignores_its_input(clips):
+    truth = [c.cameras.c2w for c in clips]
+    assert input_dependence(truth, truth) == pytest.approx(1.0)
+    same = [truth[0]] * len(truth)                      # one trajectory whatever the clip
+    assert input_dependence(same, truth) == 0.0
+    # Expressed in another world frame, or from another reference frame, a trajectory is the same one.
+    moved = [torch.linalg.inv(c[0])[None] @ c for c in truth]
+    assert input_dependence(moved, truth) == pytest.approx(1.0, abs=1e-9)
+    spread = trajectory_spread_deg(truth)
+    assert spread > 0 and np.isnan(trajectory_spread_deg(truth[:1]))

@@ -24,7 +24,7 @@ import numpy as np
 from .report import markdown_table, write_csv
 
 COLUMNS = ("run", "rot_err_1", "rot_err_2", "rot_err_5", "rot_err_20", "identity_rot_err", "mRRA@30_2",
-           "RTA@30_2", "AUC@30_2", "ATE_2", "clips_better_than_ref_2", "mean_diff_vs_ref_2", "gen_psnr",
+           "RTA@30_2", "AUC@30_2", "ATE_2", "input_dependence_2", "clips_better_than_ref_2", "mean_diff_vs_ref_2", "gen_psnr",
            "gen_ssim", "cycle_rot_err", "cycle_trans_err", "cycle_psnr", "train_steps", "train_s")
 
 
@@ -55,8 +55,9 @@ def summarize_run(name: str, report: Path, *, run_dir: Path | None = None) -> di
         if r["method"] == "raxels":
             row[f"rot_err_{r['steps']}"] = float(r["mean_rot_err_deg"])
             if r["steps"] == "2":
-                for key in ("mRRA@30", "RTA@30", "AUC@30", "ATE"):
-                    row[f"{key}_2"] = float(r[key])
+                for key in ("mRRA@30", "RTA@30", "AUC@30", "ATE", "input_dependence"):
+                    if key in r:
+                        row[f"{key}_2"] = float(r[key])
         elif r["method"] == "identity":
             row["identity_rot_err"] = float(r["mean_rot_err_deg"])
     if (report / "generation.csv").is_file():
@@ -94,7 +95,9 @@ def compare(runs: dict[str, Path], out: str | Path, *, run_dirs: dict[str, Path]
     write_csv(out / "compare.csv", rows, COLUMNS)
     _plot(out / "compare.png", rows)
     md = [f"# {title}", "", f"Reference of the paired columns: `{ref_name}`. rot_err_k: mean relative rotation "
-          "error (deg) at k ray steps; identity_rot_err: the answer 'the camera never turns'.", "",
+          "error (deg) at k ray steps; identity_rot_err: the answer 'the camera never turns'; input_dependence_2: "
+          "how much the predicted trajectories differ between clips relative to the true ones (0: the "
+          "same answer for every clip; docs/metrics.md).", "",
           markdown_table(rows, COLUMNS), "", "![compare](compare.png)", ""]
     path = out / "compare.md"
     path.write_text("\n".join(md))

@@ -42,6 +42,15 @@ def evaluate_generation(engine, clips, *, video_steps: int | None = None, pose_s
 
 
 def fid_status(weights: str | None) -> str:
+    """Why FID / FVD are missing from a report (see RESULTS.md, "FID / FVD").
+
+    The reference extractors (TF-Inception for FID, I3D for FVD) ship only as pickled ``.pth`` /
+    TorchScript files, which this project never unpickles, and the architectures would come from
+    torchvision, whose only wheels on this machine's index are CUDA builds that fail to import against
+    the CPU torch wheel. Until a safetensors extractor can be built from a dependency, the report
+    says so instead of printing a number.
+    """
     if not weights:
         return "not computed (no local weights)"
-    return f"not computed: --fid-weights {weights} given, but FID/FVD feature extraction is not implemented yet"
+    return (f"not computed: --fid-weights {weights} given, but no safe extractor is available yet "
+            "(reference Inception / I3D weights are pickles; see RESULTS.md)")

@@ -13,11 +13,32 @@ from typing import Any
 
 import numpy as np
 
-from geometry import Cameras
+import torch
+
+from geometry import Cameras, canonicalize, relative_rotation_angle_deg
 from geometry.metrics import identity_baseline, pose_auc, pose_metrics
 
 COLUMNS = ("method", "steps", "mRRA@30", "RRA_AUC@30", "RTA@30", "AUC@30", "ATE", "mean_rot_err_deg",
-           "sec_per_clip", "clips", "failures", "unregistered_frames")
+           "input_dependence", "sec_per_clip", "clips", "failures", "unregistered_frames")
+
+
+def trajectory_spread_deg(trajectories: list[torch.Tensor]) -> float:
+    """How different the clips' trajectories are: the mean over clip pairs of the mean angle between
+    their frame-i rotations, each trajectory (N, 4, 4) expressed in its own frame 0. NaN for < 2 clips."""
+    R = torch.stack([canonicalize(c2w.double(), 0)[..., :3, :3] for c2w in trajectories])   # (C, N, 3, 3)
+    C = R.shape[0]
+    if C < 2:
+        return float("nan")
+    a, b = torch.triu_indices(C, C, 1)
+    return float(relative_rotation_angle_deg(R[a], R[b]).mean())
+
+
+def input_dependence(pred: list[torch.Tensor], gt: list[torch.Tensor]) -> float:
+    """Spread of the predicted trajectories across clips over that of the true ones (docs/metrics.md):
+    0 when the same trajectory is predicted whatever the clip (a model that ignores its input, or the
+    identity baseline), about 1 when predictions differ between clips as much as the truth does."""
+    truth = trajectory_spread_deg(gt)
+    return trajectory_spread_deg(pred) / truth if truth > 0 else float("nan")
 
 
 def masked_pose_metrics(pred: Cameras, gt: Cameras, registered: np.ndarray | None = None) -> dict[str, Any]:
@@ -45,7 +66,8 @@ def _from_pairs(rot: np.ndarray, trans: np.ndarray) -> dict[str, float]:
     return out
 
 
-def summarise(method: str, steps: Any, per_clip: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(method: str, steps: Any, per_clip: list[dict[str, Any]], *,
+              dependence: float = float("nan")) -> dict[str, Any]:
     """One table row from per-clip metric dicts (pairs pooled)."""
     rot = np.concatenate([m["pair_rot_err_deg"] for m in per_clip])
     trans = np.concatenate([m["pair_trans_err_deg"] for m in per_clip])
@@ -53,7 +75,7 @@ def summarise(method: str, steps: Any, per_clip: list[dict[str, Any]]) -> dict[s
     unreg = sum(int(m.get("unregistered", 0)) for m in per_clip)
     return {"method": method, "steps": steps, "mRRA@30": p["RRA@30"], "RRA_AUC@30": p["RRA_AUC@30"],
             "RTA@30": p["RTA@30"], "AUC@30": p["AUC@30"], "ATE": float(np.mean([m["ATE"] for m in per_clip])),
-            "mean_rot_err_deg": p["mean_rot_err_deg"],
+            "mean_rot_err_deg": p["mean_rot_err_deg"], "input_dependence": dependence,
             "sec_per_clip": float(np.mean([m.get("seconds", 0.0) for m in per_clip])), "clips": len(per_clip),
             "failures": sum(1 for m in per_clip if m.get("unregistered", 0)), "unregistered_frames": unreg}
 
@@ -63,8 +85,11 @@ def evaluate_poses(engine, clips, steps_list=(1, 2, 5, 20), *, colmap: bool = Fa
     """(table rows, per-clip rows). ``failures`` counts clips with any unregistered frame."""
     rows, per_clip_rows = [], []
 
-    def record(method, steps, metrics):
-        rows.append(summarise(method, steps, metrics))
+    truth = [c.cameras.c2w for c in clips]
+
+    def record(method, steps, metrics, predicted=None):
+        dep = input_dependence([p.c2w for p in predicted], truth) if predicted is not None else float("nan")
+        rows.append(summarise(method, steps, metrics, dependence=dep))
         for clip, m in zip(clips, metrics):
             per_clip_rows.append({"method": method, "steps": steps, "clip": clip.id, "style": clip.label,
                                   "RRA@30": m["RRA@30"], "RTA@30": m["RTA@30"], "AUC@30": m["AUC@30"],
@@ -72,15 +97,17 @@ def evaluate_poses(engine, clips, steps_list=(1, 2, 5, 20), *, colmap: bool = Fa
                                   "seconds": m.get("seconds", 0.0), "unregistered": m.get("unregistered", 0)})
 
     for steps in steps_list:
-        metrics = []
+        metrics, predicted = [], []
         for clip in clips:
             t0 = time.perf_counter()
             pred = engine.estimate_poses(clip.frames, steps=steps, seed=seed)
             m = pose_metrics(pred, clip.cameras)
             m["seconds"] = time.perf_counter() - t0
             metrics.append(m)
-        record("raxels", steps, metrics)
-    record("identity", "-", [pose_metrics(identity_baseline(c.cameras), c.cameras) for c in clips])
+            predicted.append(pred)
+        record("raxels", steps, metrics, predicted)
+    identity = [identity_baseline(c.cameras) for c in clips]
+    record("identity", "-", [pose_metrics(p, c.cameras) for p, c in zip(identity, clips)], identity)
     if colmap:
         from engine.baselines.colmap import estimate_poses_colmap
 
