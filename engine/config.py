@@ -64,6 +64,13 @@ class FlowConfig:
     shift: float = 1.0                   # timestep shift for training t (1 = uniform)
     p_video_clean: float = 0.3           # probability of pinning the video clean (learns pose estimation)
     p_ray_clean: float = 0.3             # probability of pinning the rays clean (learns camera control)
+    # "velocity": the paper's loss on velocities. "data": the same loss with each stream's velocity error
+    # scaled by (1 - t), i.e. the error of the predicted clean latent, so every noise level weighs the
+    # same. A from-scratch model needs it: under the velocity loss the nearly clean times (weight up to
+    # 1 / (1 - t)^2 = 400) drown the nearly pure-noise times, the only ones where the rays must be read
+    # from the video; measured on two mirrored clips, the ray output then never depended on the video
+    # (RESULTS.md, "Why the first checkpoints ignored the video").
+    loss_weighting: Literal["velocity", "data"] = "velocity"
 
 
 @dataclass
@@ -123,7 +130,7 @@ class EngineConfig:
 
 
 def _tiny() -> EngineConfig:
-    return EngineConfig(preset="tiny")
+    return EngineConfig(flow=FlowConfig(loss_weighting="data"), preset="tiny")
 
 
 def _small() -> EngineConfig:
@@ -131,6 +138,7 @@ def _small() -> EngineConfig:
     return EngineConfig(
         model=ModelConfig(dim=512, num_heads=8, num_layers=12, ffn_dim=2048, latent_channels=3 * 8 * 8 * 4),
         vae=VAEConfig(kind="patch", patch_size=8),
+        flow=FlowConfig(loss_weighting="data"),
         sampler=SamplerConfig(video_steps=30, joint_video_steps=30, joint_ray_steps=30),
         clip=ClipConfig(num_frames=17, height=128, width=128, num_cond=3),
         preset="small",
