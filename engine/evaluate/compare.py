@@ -1,7 +1,7 @@
 """``python -m engine compare``: one table from several ``evaluate`` reports (ablations, checkpoints).
 
-    python -m engine compare base=results/ablation-base plucker=results/ablation-plucker \\
-        --runs-dir runs/ablation- --out results/ablations
+    python -m engine compare base=results/ablation-data-base plucker=results/ablation-data-plucker \\
+        --runs-dir runs/ablation-data- --out results/ablations
 
 Reads each folder's ``poses.csv``, ``poses_per_clip.csv``, ``generation.csv`` and ``cycle.csv`` (as
 written by ``run_evaluation`` on the same clips) and writes ``<out>/compare.md``, ``compare.csv`` and
