@@ -58,25 +58,37 @@ def _config(loss_weighting="velocity"):
     )
 
 
-def test_overfit_one_clip_then_recover_its_trajectory(tmp_path):
-    torch.manual_seed(0)
-    frames, cams = _clip()
-    pipe = JointPipeline(_config())
-    rays, _ = encode_cameras(cams, ref=0, grid=pipe.ray_grid)
-    B = 4
-    batch = {"video": torch.from_numpy(frames).float().permute(3, 0, 1, 2)[None].expand(B, -1, -1, -1, -1) / 127.5 - 1,
-             "rays": rays.float()[None].expand(B, -1, -1, -1, -1),
-             "cond_idx": torch.tensor([[0, 4, 8]]).expand(B, -1), "num_sources": torch.ones(B, dtype=torch.long)}
-    steps = 600
+def pose_batch(pipe: JointPipeline, clips, batch_size: int = 4) -> dict[str, torch.Tensor]:
+    """A pose-estimation batch cycling through ``clips`` ((frames, cameras) pairs): source slot 0 at frame 0."""
+    videos = [torch.from_numpy(f).float().permute(3, 0, 1, 2) / 127.5 - 1 for f, _ in clips]
+    rays = [encode_cameras(c, ref=0, grid=pipe.ray_grid, encoding=pipe.cfg.model.camera_encoding)[0].float()
+            for _, c in clips]
+    pick = [i % len(clips) for i in range(batch_size)]
+    return {"video": torch.stack([videos[i] for i in pick]), "rays": torch.stack([rays[i] for i in pick]),
+            "cond_idx": torch.tensor([[0, 4, 8]]).expand(batch_size, -1),
+            "num_sources": torch.ones(batch_size, dtype=torch.long)}
+
+
+def _train(pipe: JointPipeline, batch: dict[str, torch.Tensor], steps: int, *, warmup_decay: bool) -> None:
+    """AdamW at 3e-3 on one fixed batch; optionally a 20-step warmup and a linear decay to 0."""
     opt = torch.optim.AdamW(pipe.model.parameters(), lr=3e-3, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / 20) * (1 - i / steps))
+    sched = (torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / 20) * (1 - i / steps))
+             if warmup_decay else None)
     gen = torch.Generator().manual_seed(0)
     for _ in range(steps):
         loss, _ = training_loss(pipe, batch, generator=gen)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        sched.step()
+        if sched is not None:
+            sched.step()
+
+
+def test_overfit_one_clip_then_recover_its_trajectory(tmp_path):
+    torch.manual_seed(0)
+    frames, cams = _clip()
+    pipe = JointPipeline(_config())
+    _train(pipe, pose_batch(pipe, [(frames, cams)]), 600, warmup_decay=True)
 
     eng = Engine(pipe, device=torch.device("cpu"), dtype=torch.float32, source="overfit", trained=True)
     # 10 ray steps: a few hundred steps teach the late (nearly clean) part of the flow well, the first
@@ -98,19 +110,7 @@ def test_two_mirrored_clips_are_told_apart_by_their_video():
     arc = np.linspace(0.0, 0.6, 9)                   # turns up to ~20 degrees, to the right or to the left
     clips = [_clip(arc, +1.0), _clip(arc, -1.0)]
     pipe = JointPipeline(_config(loss_weighting="data"))
-    videos = [torch.from_numpy(f).float().permute(3, 0, 1, 2) / 127.5 - 1 for f, _ in clips]
-    rays = [encode_cameras(c, ref=0, grid=pipe.ray_grid)[0].float() for _, c in clips]
-    B = 4
-    batch = {"video": torch.stack([videos[i % 2] for i in range(B)]), "rays": torch.stack([rays[i % 2] for i in range(B)]),
-             "cond_idx": torch.tensor([[0, 4, 8]]).expand(B, -1), "num_sources": torch.ones(B, dtype=torch.long)}
-    steps = 300
-    opt = torch.optim.AdamW(pipe.model.parameters(), lr=3e-3, weight_decay=0.0)
-    gen = torch.Generator().manual_seed(0)
-    for _ in range(steps):
-        loss, _ = training_loss(pipe, batch, generator=gen)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    _train(pipe, pose_batch(pipe, clips), 300, warmup_decay=False)
 
     eng = Engine(pipe, device=torch.device("cpu"), dtype=torch.float32, source="overfit", trained=True)
     truths = [g.canonicalize(c.c2w, 0)[..., :3, :3] for _, c in clips]

@@ -23,11 +23,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
-from test_overfit import _clip, _config  # noqa: E402
+from test_overfit import _clip, _config, pose_batch  # noqa: E402
 
 import geometry as g  # noqa: E402
 from engine import Engine  # noqa: E402
-from engine.camera_codec import encode_cameras  # noqa: E402
 from engine.objective import training_loss  # noqa: E402
 from engine.pipeline import JointPipeline  # noqa: E402
 
@@ -52,12 +51,7 @@ def run(name: str, steps: int = 300, seed: int = 0) -> dict:
     arc = np.linspace(0.0, 0.6, 9)
     clips = [_clip(arc, +1.0), _clip(arc, -1.0)]
     pipe = JointPipeline(arm_config(name))
-    enc = pipe.cfg.model.camera_encoding
-    videos = [torch.from_numpy(f).float().permute(3, 0, 1, 2) / 127.5 - 1 for f, _ in clips]
-    rays = [encode_cameras(c, ref=0, grid=pipe.ray_grid, encoding=enc)[0].float() for _, c in clips]
-    B = 4
-    batch = {"video": torch.stack([videos[i % 2] for i in range(B)]), "rays": torch.stack([rays[i % 2] for i in range(B)]),
-             "cond_idx": torch.tensor([[0, 4, 8]]).expand(B, -1), "num_sources": torch.ones(B, dtype=torch.long)}
+    batch = pose_batch(pipe, clips)
 
     def dependence() -> float:
         clean, cond_pos = pipe.clean_streams(batch["video"][:2], batch["rays"][:2], batch["cond_idx"][:2])
