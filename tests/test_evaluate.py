@@ -42,7 +42,7 @@ def test_harness_writes_report_tables_and_plots(eng, clips, tmp_path):
     report = run_evaluation(eng, clips, tmp_path, benchmark="procedural", steps=(1, 2), video_steps=1, pose_steps=1)
     text = report.read_text()
     for section in ("Pose estimation", "Camera-controlled generation", "Cycle self-consistency",
-                    "not computed (no local weights)", "Untrained weights"):
+                    "FID / FVD: not computed (no local extractor weights", "Untrained weights"):
         assert section in text
     assert _header(tmp_path / "poses.csv") == ["method", "steps", "mRRA@30", "RRA_AUC@30", "RTA@30", "AUC@30", "ATE",
                                               "mean_rot_err_deg", "input_dependence", "sec_per_clip", "clips",

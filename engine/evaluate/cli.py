@@ -4,8 +4,8 @@
         --num-clips 16 --steps 1,2,5,20 --colmap --out results/tiny-procedural
     python -m engine evaluate --benchmark re10k:../shared/data/re10k-clips --colmap --out results/tiny-re10k
 
-Writes ``<out>/report.md``, ``poses.csv``, ``poses_per_clip.csv``, ``generation.csv``, ``cycle.csv``
-and ``poses_vs_steps.png``, ``generation.png``, ``cycle.png``.
+Writes ``<out>/report.md``, ``poses.csv``, ``poses_per_clip.csv``, ``generation.csv``, ``cycle.csv``,
+``frechet.csv`` (with ``--fid-weights`` / ``--fvd-weights``) and ``poses_vs_steps.png``, ``generation.png``, ``cycle.png``.
 """
 
 from __future__ import annotations
@@ -21,13 +21,18 @@ from . import cycle as cycle_mod
 from . import generation as gen_mod
 from . import poses as poses_mod
 from .benchmarks import EvalClip, load_benchmark
+from .frechet import load_extractor
 from .report import markdown_table, mean_row, plot_per_clip, plot_pose_steps, write_csv
 
 
 def run_evaluation(engine, clips: list[EvalClip], out: str | Path, *, benchmark: str = "", steps: Sequence[int] = (1, 2, 5, 20),
                    colmap: bool = False, generation: bool = True, cycle: bool = True, video_steps: int | None = None,
-                   pose_steps: int = 2, fid_weights: str | None = None, seed: int = 0) -> Path:
+                   pose_steps: int = 2, fid_weights: str | None = None, fvd_weights: str | None = None,
+                   seed: int = 0) -> Path:
     """Run every part on ``clips`` and write the report into ``out``; returns the report path."""
+    # Bad extractor weights fail here, before minutes of sampling.
+    extractors = {kind: load_extractor(path, kind)
+                  for kind, path in (("fid", fid_weights), ("fvd", fvd_weights)) if path and generation}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
@@ -57,7 +62,12 @@ def run_evaluation(engine, clips: list[EvalClip], out: str | Path, *, benchmark:
                "at these frame sizes it is expected to fail often.", ""]
 
     if generation:
-        g = gen_mod.evaluate_generation(engine, clips, video_steps=video_steps, pose_steps=pose_steps, seed=seed)
+        videos: list = []
+        g = gen_mod.evaluate_generation(engine, clips, video_steps=video_steps, pose_steps=pose_steps, seed=seed,
+                                        videos=videos)
+        frechet_md, frechet_values = gen_mod.frechet_lines(videos, clips, extractors)
+        if frechet_values:
+            write_csv(out / "frechet.csv", [frechet_values], list(frechet_values))
         g_all = g + [mean_row(g, gen_mod.COLUMNS)]
         write_csv(out / "generation.csv", g_all, gen_mod.COLUMNS)
         plot_per_clip(out / "generation.png", g, ["psnr", "ssim", "adherence_rot_err_deg"], "camera-controlled generation")
@@ -67,7 +77,7 @@ def run_evaluation(engine, clips: list[EvalClip], out: str | Path, *, benchmark:
                f"frames (the source frame excluded); adherence: poses re-estimated from the generated video "
                f"({pose_steps} ray steps) vs the requested trajectory.", "",
                markdown_table(g_all, gen_mod.COLUMNS), "",
-               f"- FID / FVD: {gen_mod.fid_status(fid_weights)}", "", "![generation](generation.png)", ""]
+               *frechet_md, "", "![generation](generation.png)", ""]
 
     if cycle:
         c = cycle_mod.evaluate_cycle(engine, clips, pose_steps=pose_steps, video_steps=video_steps, seed=seed)
@@ -103,7 +113,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = args.out or f"results/{Path(eng.source).name.replace(':', '-')}-{args.benchmark.split(':')[0]}"
     path = run_evaluation(eng, clips, out, benchmark=args.benchmark, steps=_steps(args.steps), colmap=args.colmap,
                           generation=not args.no_generation, cycle=not args.no_cycle, video_steps=args.video_steps,
-                          pose_steps=args.pose_steps, fid_weights=args.fid_weights, seed=args.seed)
+                          pose_steps=args.pose_steps, fid_weights=args.fid_weights, fvd_weights=args.fvd_weights,
+                          seed=args.seed)
     print(f"wrote {path}", file=sys.stderr)
     print(path.read_text())
     return 0
@@ -120,7 +131,10 @@ def add_evaluate_command(sub: Any) -> None:
     p.add_argument("--colmap", action="store_true", help="also run the COLMAP baseline (pycolmap)")
     p.add_argument("--no-generation", action="store_true")
     p.add_argument("--no-cycle", action="store_true")
-    p.add_argument("--fid-weights", default=None, help="local feature-extractor weights for FID/FVD")
+    p.add_argument("--fid-weights", default=None,
+                   help="FID Inception-v3 weights (local .safetensors, reference layout; docs/metrics.md)")
+    p.add_argument("--fvd-weights", default=None,
+                   help="FVD I3D weights (local .safetensors, reference layout; docs/metrics.md)")
     p.add_argument("--out", default=None, help="output folder (default results/<checkpoint>-<benchmark>)")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)

@@ -1,8 +1,8 @@
 """Camera-controlled generation: frames along the ground-truth trajectory from the clip's first frame.
 
 PSNR / SSIM against the clip's own frames, and trajectory adherence: the generated video's poses,
-re-estimated by the model, against the requested trajectory (``pose_metrics``). FID / FVD need a
-feature extractor's weights; nothing is downloaded, so they are only reported as not computed.
+re-estimated by the model, against the requested trajectory (``pose_metrics``). FID / FVD of the
+generated against the ground-truth clips when the user gives local extractor weights (``frechet``).
 """
 
 from __future__ import annotations
@@ -25,12 +25,15 @@ def _mean_finite(x: np.ndarray) -> float:
 
 
 def evaluate_generation(engine, clips, *, video_steps: int | None = None, pose_steps: int = 2,
-                        seed: int = 0) -> list[dict[str, Any]]:
+                        seed: int = 0, videos: list[np.ndarray] | None = None) -> list[dict[str, Any]]:
+    """One row per clip; the generated clips are appended to ``videos`` when it is given (for FID / FVD)."""
     rows = []
     for clip in clips:
         t0 = time.perf_counter()
         frames = engine.generate(clip.frames[:1], clip.cameras, steps=video_steps, seed=seed)
         seconds = time.perf_counter() - t0
+        if videos is not None:
+            videos.append(frames)
         img = frame_metrics(frames, clip.frames)
         again = engine.estimate_poses(frames, steps=pose_steps, seed=seed)
         m = pose_metrics(again, clip.cameras)
@@ -41,16 +44,26 @@ def evaluate_generation(engine, clips, *, video_steps: int | None = None, pose_s
     return rows
 
 
-def fid_status(weights: str | None) -> str:
-    """Why FID / FVD are missing from a report (see RESULTS.md, "FID / FVD").
+def frechet_lines(generated: list[np.ndarray], clips, extractors: dict[str, Any]) -> tuple[list[str], dict[str, float]]:
+    """Report lines and values of FID (frames after the source frame, pooled) and FVD (whole clips)."""
+    from .frechet import fid, fvd
 
-    The reference extractors (TF-Inception for FID, I3D for FVD) ship only as pickled ``.pth`` /
-    TorchScript files, which this project never unpickles, and the architectures would come from
-    torchvision, whose only wheels on this machine's index are CUDA builds that fail to import against
-    the CPU torch wheel. Until a safetensors extractor can be built from a dependency, the report
-    says so instead of printing a number.
-    """
-    if not weights:
-        return "not computed (no local weights)"
-    return (f"not computed: --fid-weights {weights} given, but no safe extractor is available yet "
-            "(reference Inception / I3D weights are pickles; see RESULTS.md)")
+    if not extractors:
+        return ["- FID / FVD: not computed (no local extractor weights; `--fid-weights`, `--fvd-weights`, "
+                "docs/metrics.md)"], {}
+    reference = [c.frames for c in clips]
+    values, lines = {}, []
+    if "fid" in extractors:
+        values["FID"] = fid([g[1:] for g in generated], [r[1:] for r in reference], extractors["fid"])
+        n = sum(len(g) - 1 for g in generated)
+        lines.append(f"- FID: {values['FID']:.2f} ({n} generated vs {n} ground-truth frames, upscaled to 299x299; "
+                     "comparable only at equal sample counts and frame sizes)")
+    if "fvd" in extractors:
+        values["FVD"] = fvd(generated, reference, extractors["fvd"])
+        lines.append(f"- FVD: {values['FVD']:.2f} ({len(generated)} generated vs {len(reference)} ground-truth "
+                     "clips, resampled to 16 frames of 224x224; comparable only at equal counts)")
+    if "fid" not in extractors:
+        lines.append("- FID: not computed (no `--fid-weights`)")
+    if "fvd" not in extractors:
+        lines.append("- FVD: not computed (no `--fvd-weights`)")
+    return lines, values
