@@ -69,7 +69,7 @@ class FlowConfig:
     # same. A from-scratch model needs it: under the velocity loss the nearly clean times (weight up to
     # 1 / (1 - t)^2 = 400) drown the nearly pure-noise times, the only ones where the rays must be read
     # from the video; measured on two mirrored clips, the ray output then never depended on the video
-    # (RESULTS.md, "Why the first checkpoints ignored the video").
+    # (RESULTS.md, "Why the checkpoints so far ignore the video").
     loss_weighting: Literal["velocity", "data"] = "velocity"
 
 

@@ -69,19 +69,38 @@ def pose_batch(pipe: JointPipeline, clips, batch_size: int = 4) -> dict[str, tor
             "num_sources": torch.ones(batch_size, dtype=torch.long)}
 
 
-def _train(pipe: JointPipeline, batch: dict[str, torch.Tensor], steps: int, *, warmup_decay: bool) -> None:
-    """AdamW at 3e-3 on one fixed batch; optionally a 20-step warmup and a linear decay to 0."""
+def _train(pipe: JointPipeline, batch: dict[str, torch.Tensor], steps: int, *, warmup_decay: bool, seed: int = 0,
+           probe=None, probe_every: int = 50) -> None:
+    """AdamW at 3e-3 on one fixed batch; optionally a 20-step warmup and a linear decay to 0.
+
+    ``probe(step)``, when given, is called before every ``probe_every``-th update and after the last.
+    """
     opt = torch.optim.AdamW(pipe.model.parameters(), lr=3e-3, weight_decay=0.0)
     sched = (torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / 20) * (1 - i / steps))
              if warmup_decay else None)
-    gen = torch.Generator().manual_seed(0)
-    for _ in range(steps):
+    gen = torch.Generator().manual_seed(seed)
+    for i in range(steps):
+        if probe is not None and i % probe_every == 0:
+            probe(i)
         loss, _ = training_loss(pipe, batch, generator=gen)
         opt.zero_grad()
         loss.backward()
         opt.step()
         if sched is not None:
             sched.step()
+    if probe is not None:
+        probe(steps)
+
+
+def own_and_other_errors(eng: Engine, clips) -> tuple[list[float], list[float]]:
+    """Per clip, the 2-step mean rotation error against its own trajectory and against the other clip's."""
+    truths = [g.canonicalize(c.c2w, 0)[..., :3, :3] for _, c in clips]
+    own, other = [], []
+    for k, (frames, _) in enumerate(clips):
+        pred = eng.estimate_poses(frames, steps=2).R.double()
+        own.append(float(g.relative_rotation_angle_deg(pred, truths[k]).mean()))
+        other.append(float(g.relative_rotation_angle_deg(pred, truths[1 - k]).mean()))
+    return own, other
 
 
 def test_overfit_one_clip_then_recover_its_trajectory(tmp_path):
@@ -113,11 +132,8 @@ def test_two_mirrored_clips_are_told_apart_by_their_video():
     _train(pipe, pose_batch(pipe, clips), 300, warmup_decay=False)
 
     eng = Engine(pipe, device=torch.device("cpu"), dtype=torch.float32, source="overfit", trained=True)
-    truths = [g.canonicalize(c.c2w, 0)[..., :3, :3] for _, c in clips]
-    for k, (frames, _) in enumerate(clips):
-        pred = eng.estimate_poses(frames, steps=2).R.double()
-        own = float(g.relative_rotation_angle_deg(pred, truths[k]).mean())
-        other = float(g.relative_rotation_angle_deg(pred, truths[1 - k]).mean())
+    own, other = own_and_other_errors(eng, clips)
+    for k in range(2):
         # A model that ignores the video gives both clips the same answer: closer to one clip's truth,
         # so wrong for the other.
-        assert own < 0.5 * other, (k, own, other)
+        assert own[k] < 0.5 * other[k], (k, own[k], other[k])

@@ -23,11 +23,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
-from test_overfit import _clip, _config, pose_batch  # noqa: E402
+from test_overfit import _clip, _config, _train, own_and_other_errors, pose_batch  # noqa: E402
 
 import geometry as g  # noqa: E402
 from engine import Engine  # noqa: E402
-from engine.objective import training_loss  # noqa: E402
 from engine.pipeline import JointPipeline  # noqa: E402
 
 ARMS = {
@@ -64,27 +63,13 @@ def run(name: str, steps: int = 300, seed: int = 0) -> dict:
             out = pipe.model(noised, times, cond_pos=cond_pos)["rays"]
         return float((out[0] - out[1]).abs().mean() / (clean["rays"][0] - clean["rays"][1]).abs().mean())
 
-    opt = torch.optim.AdamW(pipe.model.parameters(), lr=3e-3, weight_decay=0.0)
-    gen = torch.Generator().manual_seed(seed)
     curve, t0 = [], time.perf_counter()
-    for i in range(steps + 1):
-        if i % 50 == 0:
-            curve.append(round(dependence(), 3))
-        if i == steps:
-            break
-        loss, _ = training_loss(pipe, batch, generator=gen)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    _train(pipe, batch, steps, warmup_decay=False, seed=seed, probe=lambda i: curve.append(round(dependence(), 3)))
     eng = Engine(pipe, device=torch.device("cpu"), dtype=torch.float32, source=name, trained=True)
-    truths = [g.canonicalize(c.c2w, 0)[..., :3, :3] for _, c in clips]
-    own, other = [], []
-    for k, (frames, _) in enumerate(clips):
-        pred = eng.estimate_poses(frames, steps=2).R.double()
-        own.append(float(g.relative_rotation_angle_deg(pred, truths[k]).mean()))
-        other.append(float(g.relative_rotation_angle_deg(pred, truths[1 - k]).mean()))
+    own, other = own_and_other_errors(eng, clips)
+    truth0 = g.canonicalize(clips[0][1].c2w, 0)[..., :3, :3]
     return {"arm": name, "seed": seed, "dependence_every_50": curve, "own_err": np.mean(own), "other_err": np.mean(other),
-            "identity_err": float(g.rotation_angle(truths[0]).rad2deg().mean()), "seconds": time.perf_counter() - t0}
+            "identity_err": float(g.rotation_angle(truth0).rad2deg().mean()), "seconds": time.perf_counter() - t0}
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-FEATURE_DIM = 2048
 INPUT_SIZE = 299
 # Keys of the reference state dict that feature extraction does not use.
 UNUSED_KEY_PREFIXES = ("fc.", "AuxLogits.")
