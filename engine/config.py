@@ -50,6 +50,14 @@ class ModelConfig:
     # Absolute (row, column) of each token as sin-cos features through a zero-initialised linear layer
     # (ours). RoPE is relative only, and a raxel is mostly a function of the pixel's place in the image.
     absolute_position: bool = True
+    # Init of those position features (ours): "zero" keeps a pretrained model unchanged at the start;
+    # "xavier" gives a from-scratch model usable image coordinates from step 0 (measured to help it read
+    # camera motion: ../shared/notes/reading-the-video.md, RESULTS.md).
+    position_init: Literal["zero", "xavier"] = "zero"
+    # Video tokens also embed their latent minus the reference slot's latent, [z, z - z_ref] (ours): the
+    # change against the reference frame is what a camera move shows, and a shallow model finds it hard
+    # to form from attention alone. Needs conditioning slot 0 (the reference) in every call.
+    frame_difference: bool = False
 
     @property
     def head_dim(self) -> int:
@@ -71,6 +79,27 @@ class FlowConfig:
     # from the video; measured on two mirrored clips, the ray output then never depended on the video
     # (RESULTS.md, "Why the checkpoints so far ignore the video").
     loss_weighting: Literal["velocity", "data"] = "velocity"
+    # --- Task mix and ray-specific terms (all ours; off by default = the paper's recipe) ---
+    # Cosine weight of the ray streams (None: ``cos_weight``). The per-token cosine of a raxel latent
+    # rewards its direction in a 192-d patch, not the pose, and measured to slow pose learning.
+    ray_cos_weight: float | None = None
+    # In pose-estimation examples (video pinned clean) the ray time is 0 (pure noise) with this
+    # probability, else uniform: below t ~ 0.6 noisy rays carry no usable rotation, so these are the
+    # times that make the model read the camera from the video.
+    pose_ray_noise_prob: float = 0.0
+    # Weight of an MSE between predicted and true clean raxel images (decoded, pixel space), each
+    # frame with its own spatial mean removed: a constant origin shift can no longer pay for a yaw or
+    # pitch error, which the plain latent MSE lets it do (24x cheaper at a 40 degree FOV).
+    ray_centered_weight: float = 0.0
+    # Weight of a pose loss through the decoder: each predicted clean raxel frame is aligned to the
+    # true one by differentiable Procrustes; the geodesic rotation error (radians) plus the camera
+    # centre error (ray units) is penalised.
+    ray_pose_weight: float = 0.0
+    # Schedule of the task mix over training steps: the first ``pose_only_steps`` steps are all pose
+    # estimation (video clean), then over ``mix_anneal_steps`` the probabilities move linearly to
+    # ``p_video_clean`` / ``p_ray_clean`` (the rest joint), so generation is learnt too.
+    pose_only_steps: int = 0
+    mix_anneal_steps: int = 0
 
 
 @dataclass
@@ -93,6 +122,9 @@ class ClipConfig:
     height: int = 32
     width: int = 32
     num_cond: int = 3                    # conditioning slots: source images + sparse targets (fixed length)
+    # Slots of pose estimation (training examples with the video clean, and inference): the reference
+    # only is enough when every frame is given, and a slot costs as much as a latent frame (ours).
+    pose_num_cond: int | None = None     # None: num_cond
 
 
 @dataclass
@@ -130,7 +162,14 @@ class EngineConfig:
 
 
 def _tiny() -> EngineConfig:
-    return EngineConfig(flow=FlowConfig(loss_weighting="data"), preset="tiny")
+    # The recipe measured to make a from-scratch tiny model read camera motion (RESULTS.md, "Issue 10
+    # probes"): clean-latent weighting, pose batches with noise-biased ray times and one slot, the
+    # mean-removed raxel loss, no ray cosine, frame differences and non-zero position features.
+    return EngineConfig(model=ModelConfig(position_init="xavier", frame_difference=True),
+                        flow=FlowConfig(loss_weighting="data", ray_cos_weight=0.0, pose_ray_noise_prob=0.5,
+                                        ray_centered_weight=10.0, p_video_clean=0.5, p_ray_clean=0.3,
+                                        pose_only_steps=1500, mix_anneal_steps=1500),
+                        clip=ClipConfig(pose_num_cond=1), preset="tiny")
 
 
 def _small() -> EngineConfig:

@@ -79,8 +79,24 @@ def velocity_target(z1: Tensor, z0: Tensor) -> Tensor:
     return z1 - z0
 
 
+def task_probabilities(cfg: FlowConfig, step: int | None = None) -> tuple[float, float]:
+    """``(p_video_clean, p_ray_clean)`` at optimizer step ``step`` of the task-mix schedule (ours):
+    pose estimation only for ``pose_only_steps``, then a linear move to the configured mix over
+    ``mix_anneal_steps``. ``step=None`` (evaluation) means the end of the schedule."""
+    p_v, p_r = cfg.p_video_clean, cfg.p_ray_clean
+    if step is None:
+        return p_v, p_r
+    if step < cfg.pose_only_steps:
+        return 1.0, 0.0
+    into = step - cfg.pose_only_steps
+    if cfg.mix_anneal_steps and into < cfg.mix_anneal_steps:
+        a = into / cfg.mix_anneal_steps
+        return 1.0 + a * (p_v - 1.0), a * p_r
+    return p_v, p_r
+
+
 def sample_train_times(batch: int, *, cfg: FlowConfig, generator: torch.Generator | None = None,
-                       device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
+                       device: torch.device | str | None = None, step: int | None = None) -> tuple[Tensor, Tensor]:
     """Per-example training times ``(t_video, t_ray)``, each of shape (B,), float32.
 
     Both are drawn independently as ``shift_time(U[0, 1), cfg.shift)`` -- the joint distribution is
@@ -92,6 +108,9 @@ def sample_train_times(batch: int, *, cfg: FlowConfig, generator: torch.Generato
       * ``p_video_clean <= r < p_video_clean + p_ray_clean`` -> ``t_ray = 1`` (rays given: camera control)
       * otherwise both stay noised                  (joint generation)
 
+    ``step`` moves the probabilities along the task-mix schedule (``task_probabilities``); in
+    pose examples the ray time is 0 with probability ``cfg.pose_ray_noise_prob``.
+
     Choosing one case from one draw (rather than two coin flips and resampling on a clash) keeps the
     marginal frequencies exactly ``p_video_clean`` and ``p_ray_clean`` and never pins both (an example
     with nothing to denoise would carry no loss). Needs ``p_video_clean + p_ray_clean <= 1``.
@@ -102,14 +121,17 @@ def sample_train_times(batch: int, *, cfg: FlowConfig, generator: torch.Generato
     The draws are made on the generator's device (CPU without one) and moved to ``device``, so a
     seeded CPU generator gives the same times on every device.
     """
-    p_v, p_r = cfg.p_video_clean, cfg.p_ray_clean
+    p_v, p_r = task_probabilities(cfg, step)
     if not (0 <= p_v and 0 <= p_r and p_v + p_r <= 1):
         raise ValueError(f"need 0 <= p_video_clean, p_ray_clean and their sum <= 1; got {p_v}, {p_r}")
     gen_device = generator.device if generator is not None else torch.device("cpu")
-    draw = torch.rand(3, batch, generator=generator, device=gen_device)
+    # The fourth draw only when it is used, so runs without it keep their random streams.
+    draw = torch.rand(4 if cfg.pose_ray_noise_prob > 0 else 3, batch, generator=generator, device=gen_device)
     r, u_video, u_ray = draw[0], draw[1], draw[2]
     t_video = shift_time(u_video, cfg.shift)
     t_ray = shift_time(u_ray, cfg.shift)
+    if cfg.pose_ray_noise_prob > 0:
+        t_ray = torch.where((r < p_v) & (draw[3] < cfg.pose_ray_noise_prob), torch.zeros_like(t_ray), t_ray)
     t_video = torch.where(r < p_v, torch.ones_like(t_video), t_video)
     t_ray = torch.where((r >= p_v) & (r < p_v + p_r), torch.ones_like(t_ray), t_ray)
     if device is not None:
@@ -177,7 +199,7 @@ def noise_streams(clean: Mapping[str, Tensor], times: Mapping[str, Tensor],
 # --------------------------------------------------------------------------------------
 
 def flow_loss(pred: TensorOrDict, target: TensorOrDict, weight_mask: TensorOrDict, *,
-              cos_weight: float, eps: float = 1e-8) -> tuple[Tensor, dict[str, float]]:
+              cos_weight: float | Mapping[str, float], eps: float = 1e-8) -> tuple[Tensor, dict[str, float]]:
     """``L = MSE + cos_weight * (1 - cos)`` over the supervised elements (paper eq. 4).
 
     pred, target: (*lead, C, *tokens) velocities, or dicts of them (the streams of ``pred`` count).
@@ -193,6 +215,9 @@ def flow_loss(pred: TensorOrDict, target: TensorOrDict, weight_mask: TensorOrDic
     With dicts the streams are pooled as one sequence (the paper concatenates video and ray tokens):
     each mean runs over all supervised scalars / tokens of all streams together.
 
+    ``cos_weight`` may be a dict of per-stream weights (streams missing from it weigh 0): the direction
+    term of each stream is then weighted by its own lambda, still pooled over all supervised tokens.
+
     Returns the scalar loss (differentiable; exactly 0 when nothing is supervised) and floats for
     logging: ``mse``, ``cos`` (mean cosine similarity, 1 is perfect; 0 when nothing is supervised),
     ``tokens`` (number of supervised tokens).
@@ -206,14 +231,20 @@ def flow_loss(pred: TensorOrDict, target: TensorOrDict, weight_mask: TensorOrDic
             raise KeyError(f"no target or mask for predicted streams {missing}")
         triples = [(pred[n], target[n], weight_mask[n]) for n in names]
     else:
+        names = [None]
         triples = [(pred, target, weight_mask)]
+    if isinstance(cos_weight, Mapping):
+        weights = [float(cos_weight.get(n, 0.0)) for n in names]
+    else:
+        weights = [float(cos_weight)] * len(names)
 
     sums = [_stream_sums(p, q, mask, eps) for p, q, mask in triples]
     se_sum, cos_sum, n_el, n_tok = (torch.stack(col).sum() for col in zip(*sums))
     # clamp_min(1): an empty selection gives 0 / 1 = 0, not 0 / 0.
     mse = se_sum / n_el.clamp_min(1)
     cos = cos_sum / n_tok.clamp_min(1)
-    loss = mse + cos_weight * (n_tok - cos_sum) / n_tok.clamp_min(1)
+    direction = sum(w * (s[3] - s[1]) for w, s in zip(weights, sums))
+    loss = mse + direction / n_tok.clamp_min(1)
     mse_f, cos_f, tok_f = torch.stack([mse.detach(), cos.detach(), n_tok.detach()]).tolist()  # one sync
     return loss, {"mse": mse_f, "cos": cos_f, "tokens": tok_f}
 

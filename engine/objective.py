@@ -9,7 +9,8 @@ A batch (built by ``engine.data``'s example builder, or by hand in tests)::
                                        sparse targets (noised with the video)
 
 Loss: ``FlowConfig.loss_weighting`` -- on velocities (the paper) or on the clean-latent error
-(``data_weighted``, the from-scratch presets).
+(``data_weighted``, the from-scratch presets) -- plus, where ``FlowConfig`` asks for them, the
+pixel-space ray terms of ``ray_image_terms`` (ours).
 
 Times: t_video and t_ray are drawn independently, sometimes pinned clean (``FlowConfig``). Source
 slots are always clean; sparse-target slots follow the video; conditioning ray slots follow the rays.
@@ -19,6 +20,9 @@ from __future__ import annotations
 
 import torch
 
+from geometry import procrustes_quaternion, quaternion_angle, quaternion_to_matrix
+
+from .camera_codec import RAY_RANGE_SCALE
 from .flow import flow_loss, noise_streams, sample_train_times, slot_times
 from .model.dit import MIN_REMAINING_TIME
 from .pipeline import JointPipeline
@@ -46,23 +50,139 @@ def data_weighted(pred: dict[str, torch.Tensor], target: dict[str, torch.Tensor]
     return out_p, out_t
 
 
-def training_loss(pipe: JointPipeline, batch: dict[str, torch.Tensor], *,
-                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-    """Flow-matching loss on one batch; returns the scalar loss and logged parts per modality."""
+def predicted_clean(pred_v: torch.Tensor, z_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """The clean latent a predicted velocity implies, ``x = z_t + (1 - t) v`` with ``1 - t`` floored as in
+    ``data_to_velocity`` (so for data-predicting models it is exactly the network's output).
+    pred_v, z_t: (B, ...); t: (B,)."""
+    remaining = (1.0 - t).clamp_min(MIN_REMAINING_TIME).to(pred_v.dtype)
+    return z_t + remaining.reshape(-1, *([1] * (pred_v.ndim - 1))) * pred_v
+
+
+def ray_image_terms(pipe: JointPipeline, clean_rays: torch.Tensor, batch: dict[str, torch.Tensor],
+                    mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Pixel-space ray losses on the predicted clean ray latents (FlowConfig.ray_centered_weight /
+    ray_pose_weight), through the autoencoder's decoder (PatchVAE: exact and differentiable).
+
+    clean_rays: (B, Cr, F, hr, wr) predicted clean latents; mask: (B,) examples whose rays are noised.
+    ``centered``: MSE of the decoded raxel frames against the truth, each frame minus its own spatial
+    mean. ``pose``: each predicted frame aligned to the true one by differentiable Procrustes (Horn);
+    geodesic angle of that rotation (radians) + distance of the implied camera centre from the true
+    one (ray units), mean over frames. Both are means over the examples in ``mask`` (0 if none).
+    """
+    flow = pipe.cfg.flow
+    images = pipe.decode_rays(clean_rays).float()                           # (B, T, C, Hr, Wr)
+    truth = batch["rays"].float()
+    weight = mask.float()
+    count = weight.sum().clamp_min(1.0)
+    out: dict[str, torch.Tensor] = {}
+    if flow.ray_centered_weight:
+        diff = (images - images.mean((-2, -1), keepdim=True)) - (truth - truth.mean((-2, -1), keepdim=True))
+        out["centered"] = (diff.square().flatten(1).mean(1) * weight).sum() / count
+    if flow.ray_pose_weight:
+        if pipe.encoding != "raxel":
+            raise ValueError("FlowConfig.ray_pose_weight needs camera_encoding = 'raxel'")
+        if "c2w" not in batch:
+            raise ValueError("FlowConfig.ray_pose_weight needs the batch's canonical cameras ('c2w')")
+        pts_pred = (images / RAY_RANGE_SCALE).flatten(-2).transpose(-1, -2).double()    # (B, T, P, 3)
+        pts_true = (truth / RAY_RANGE_SCALE).flatten(-2).transpose(-1, -2).double()
+        if pts_pred.requires_grad:
+            # A frame whose predicted rays have collapsed (an untrained model predicts ~0) has no unique
+            # fit; eigh's gradient there is 0/0. Such frames are masked below and their NaN gradients
+            # zeroed here, so they cannot poison the step.
+            pts_pred.register_hook(lambda g: torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0))
+        q, t, gap = procrustes_quaternion(pts_true, pts_pred, return_gap=True)  # true frame -> predicted
+        centre_true = batch["c2w"][..., :3, 3].double()                      # (B, T, 3)
+        R_err = quaternion_to_matrix(q)
+        centre_err = (t + (R_err @ centre_true.unsqueeze(-1)).squeeze(-1) - centre_true).norm(dim=-1)
+        per_frame = quaternion_angle(q) + centre_err                          # (B, T)
+        scale = pts_true[..., :, :].var(-2).sum(-1) * pts_true.shape[-2]      # gap's size for a good fit
+        ok = (gap > 1e-3 * scale) & torch.isfinite(per_frame)
+        per_frame = torch.where(ok, per_frame, torch.zeros_like(per_frame))
+        per_example = (per_frame.sum(1) / ok.sum(1).clamp_min(1)).float()
+        out["pose"] = (per_example * weight).sum() / count
+    return out
+
+
+def _group_loss(pipe: JointPipeline, batch: dict[str, torch.Tensor], t_video: torch.Tensor, t_ray: torch.Tensor,
+                generator: torch.Generator | None) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss of examples that share a number of conditioning slots."""
+    flow = pipe.cfg.flow
     clean, cond_pos = pipe.clean_streams(batch["video"], batch["rays"], batch["cond_idx"])
-    B, M = batch["cond_idx"].shape
-    t_video, t_ray = sample_train_times(B, cfg=pipe.cfg.flow, generator=generator, device=batch["video"].device)
+    M = batch["cond_idx"].shape[1]
     times = stream_times(t_video, t_ray, batch["num_sources"].to(batch["video"].device), M)
     noised, target, mask = noise_streams(clean, times, generator)
     pred = pipe.model(noised, times, cond_pos=cond_pos)
-    if pipe.cfg.flow.loss_weighting == "data":
+    extra: dict[str, torch.Tensor] = {}
+    if flow.ray_centered_weight or flow.ray_pose_weight:
+        x_rays = predicted_clean(pred["rays"], noised["rays"], times["rays"])
+        extra = ray_image_terms(pipe, x_rays, batch, mask["rays"])
+    if flow.loss_weighting == "data":
         pred, target = data_weighted(pred, target, times)
-    loss, parts = flow_loss(pred, target, mask, cos_weight=pipe.cfg.flow.cos_weight)
-    logged = {"loss": float(loss.detach()), "mse": parts["mse"], "cos": parts["cos"]}
+    ray_cos = flow.cos_weight if flow.ray_cos_weight is None else flow.ray_cos_weight
+    cos_weights = {"video": flow.cos_weight, "cond_video": flow.cos_weight, "rays": ray_cos, "cond_rays": ray_cos}
+    loss, parts = flow_loss(pred, target, mask, cos_weight=cos_weights)
+    logged = {"flow": float(loss.detach()), "mse": parts["mse"], "cos": parts["cos"]}
+    if "centered" in extra:
+        loss = loss + flow.ray_centered_weight * extra["centered"]
+    if "pose" in extra:
+        loss = loss + flow.ray_pose_weight * extra["pose"]
+    logged.update({f"ray_{k}": float(v.detach()) for k, v in extra.items()})
     with torch.no_grad():
         for modality, names in MODALITY_STREAMS.items():
             sub, sub_parts = flow_loss({n: pred[n] for n in names}, {n: target[n] for n in names},
-                                       {n: mask[n] for n in names}, cos_weight=pipe.cfg.flow.cos_weight)
+                                       {n: mask[n] for n in names}, cos_weight=cos_weights)
             logged[f"loss_{modality}"] = float(sub)
             logged[f"tokens_{modality}"] = sub_parts["tokens"]
     return loss, logged
+
+
+def training_loss(pipe: JointPipeline, batch: dict[str, torch.Tensor], *,
+                  generator: torch.Generator | None = None, step: int | None = None
+                  ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Flow-matching loss on one batch; returns the scalar loss and logged parts per modality.
+
+    ``step`` (the optimizer step) places the batch on the task-mix schedule (``task_probabilities``);
+    None means its end. With ``ClipConfig.pose_num_cond`` below the batch's slots, pose-estimation
+    examples (video clean) keep only their first ``pose_num_cond`` slots and run as their own forward
+    pass; the loss is the example-weighted mean of the groups.
+    """
+    cfg = pipe.cfg
+    B, M = batch["cond_idx"].shape
+    device = batch["video"].device
+    t_video, t_ray = sample_train_times(B, cfg=cfg.flow, generator=generator, device=device, step=step)
+    pose_slots = cfg.clip.pose_num_cond
+    everyone = torch.ones(B, dtype=torch.bool, device=device)
+    if pose_slots is not None and pose_slots < M:
+        is_pose = t_video >= 1
+        groups = [(is_pose, pose_slots), (~is_pose, M)]
+    else:
+        groups = [(everyone, M)]
+    total = torch.zeros((), device=device)
+    logged: dict[str, float] = {"loss": 0.0, "mse": 0.0, "cos": 0.0}
+    sums = {m: [0.0, 0.0] for m in MODALITY_STREAMS}
+    extras: dict[str, float] = {}
+    for sel, slots in groups:
+        n = int(sel.sum())
+        if n == 0:
+            continue
+        sub = {k: v[sel] for k, v in batch.items() if isinstance(v, torch.Tensor) and v.shape[:1] == (B,)}
+        if slots < M:
+            sub["cond_idx"] = sub["cond_idx"][:, :slots].contiguous()
+            sub["num_sources"] = sub["num_sources"].clamp(max=slots)
+        loss_g, log_g = _group_loss(pipe, sub, t_video[sel], t_ray[sel], generator)
+        w = n / B
+        total = total + w * loss_g
+        logged["loss"] += w * float(loss_g.detach())
+        logged["mse"] += w * log_g["mse"]
+        logged["cos"] += w * log_g["cos"]
+        for k, v in log_g.items():
+            if k.startswith("ray_"):
+                extras[k] = extras.get(k, 0.0) + w * v
+        for m in MODALITY_STREAMS:
+            sums[m][0] += log_g[f"loss_{m}"] * log_g[f"tokens_{m}"]
+            sums[m][1] += log_g[f"tokens_{m}"]
+    for m, (s, tok) in sums.items():
+        logged[f"loss_{m}"] = s / tok if tok else 0.0
+        logged[f"tokens_{m}"] = tok
+    logged.update(extras)
+    return total, logged

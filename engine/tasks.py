@@ -181,7 +181,8 @@ def estimate_poses_events(pipe: JointPipeline, video: torch.Tensor, *, steps: in
     job = _Job("estimate_poses", cancel)
     yield job.event("encode", message="encoding the clip")
     T = video.shape[0]
-    slots = conditioning_slots(T, pipe.cfg.clip.num_cond, [ref])
+    clip = pipe.cfg.clip
+    slots = conditioning_slots(T, clip.pose_num_cond if clip.pose_num_cond is not None else clip.num_cond, [ref])
     cond_idx = torch.tensor([slots], device=video.device)
     with torch.inference_mode():
         z_video = pipe.encode_video(video.permute(1, 0, 2, 3)[None])

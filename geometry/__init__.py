@@ -49,7 +49,7 @@ from .io import (FORMATS, CameraFileError, load_cameras, load_colmap, load_traje
 from . import trajectory  # noqa: E402
 from .metrics import (align_cameras, fit_sim3, identity_baseline, pose_auc, pose_metrics,  # noqa: E402
                       relative_pose_errors, umeyama)
-from .recover import recover_cameras  # noqa: E402
+from .recover import procrustes_quaternion, quaternion_angle, recover_cameras  # noqa: E402
 from .trajectory import PRESETS, Keyframe, interpolate, keyframes_from_cameras, random_walk  # noqa: E402
 from .transforms import (axis_angle_to_matrix, c2w_to_w2c, invert_pose, look_at, make_pose,  # noqa: E402
                          matrix_to_axis_angle, matrix_to_quaternion, opencv_to_opengl_c2w, opengl_to_opencv_c2w,
@@ -60,7 +60,7 @@ __all__ = [
     "WORLD_UP",
     "Cameras", "intrinsics_matrix", "fov_to_focal", "focal_to_fov", "scale_intrinsics",
     "canonicalize", "raxels", "plucker", "raymap", "world_rays", "pixel_grid", "camera_ray_bundle",
-    "grid_intrinsics", "recover_cameras",
+    "grid_intrinsics", "recover_cameras", "procrustes_quaternion", "quaternion_angle",
     "load_cameras", "save_cameras", "load_colmap", "load_transforms", "load_trajectory_document", "save_trajectory",
     "CameraFileError", "FORMATS",
     "pose_metrics", "align_cameras", "fit_sim3", "identity_baseline", "pose_auc", "relative_pose_errors", "umeyama",

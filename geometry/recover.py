@@ -9,7 +9,7 @@ import torch
 
 from .cameras import Cameras, intrinsics_matrix
 from .rays import camera_ray_bundle, pixel_grid
-from .transforms import make_pose
+from .transforms import make_pose, quaternion_to_matrix
 from .validation import as_tensor, check_finite, check_image_size
 
 PrincipalPoint = Literal["center", "estimate"] | torch.Tensor
@@ -34,6 +34,47 @@ def procrustes(src: torch.Tensor, dst: torch.Tensor) -> tuple[torch.Tensor, torc
     R = V @ D @ U.transpose(-1, -2)
     t = mu_d.squeeze(-2) - (R @ mu_s.squeeze(-2).unsqueeze(-1)).squeeze(-1)
     return R, t
+
+
+def procrustes_quaternion(src: torch.Tensor, dst: torch.Tensor, *, return_gap: bool = False):
+    """The same rigid fit as ``procrustes``, as a unit quaternion (Horn 1987), for use under autograd.
+
+    The rotation is the top eigenvector of Horn's symmetric 4x4 matrix. Its gradient depends only on
+    the gap between the largest eigenvalue and the others, which is large whenever the fit is good;
+    the 3x3 SVD's gradient divides by differences of singular values, which coincide for the ray
+    bundle of a square image (equal spread in x and y) and blow up.
+
+    Args:
+        src, dst: (..., P, 3) corresponding points.
+    Returns:
+        q (..., 4) wxyz with w >= 0 (the rotation taking ``src`` to ``dst``), t (..., 3), and with
+        ``return_gap`` the eigenvalue gap (...): near 0 the fit is not unique (e.g. ``dst`` collapsed
+        to a point) and its gradient is undefined.
+    """
+    mu_s = src.mean(-2, keepdim=True)
+    mu_d = dst.mean(-2, keepdim=True)
+    S = (src - mu_s).transpose(-1, -2) @ (dst - mu_d)                       # S[a, b] = sum src_a dst_b
+    xx, xy, xz = S[..., 0, 0], S[..., 0, 1], S[..., 0, 2]
+    yx, yy, yz = S[..., 1, 0], S[..., 1, 1], S[..., 1, 2]
+    zx, zy, zz = S[..., 2, 0], S[..., 2, 1], S[..., 2, 2]
+    N = torch.stack([
+        torch.stack([xx + yy + zz, yz - zy, zx - xz, xy - yx], -1),
+        torch.stack([yz - zy, xx - yy - zz, xy + yx, zx + xz], -1),
+        torch.stack([zx - xz, xy + yx, -xx + yy - zz, yz + zy], -1),
+        torch.stack([xy - yx, zx + xz, yz + zy, -xx - yy + zz], -1)], -2)
+    vals, vecs = torch.linalg.eigh(N)
+    q = vecs[..., -1]                                                        # largest eigenvalue
+    q = q * torch.where(q[..., :1] < 0, -1.0, 1.0)
+    R = quaternion_to_matrix(q)
+    t = mu_d.squeeze(-2) - (R @ mu_s.squeeze(-2).unsqueeze(-1)).squeeze(-1)
+    if return_gap:
+        return q, t, vals[..., -1] - vals[..., -2]
+    return q, t
+
+
+def quaternion_angle(q: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Rotation angle in radians of unit quaternions (..., 4) wxyz, with a finite gradient at 0."""
+    return 2 * torch.atan2(torch.sqrt(q[..., 1:].square().sum(-1) + eps), q[..., 0].abs())
 
 
 def _median_focal(ratio_num: torch.Tensor, ratio_den: torch.Tensor, centred: torch.Tensor) -> torch.Tensor:

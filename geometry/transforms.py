@@ -82,7 +82,7 @@ def quaternion_to_matrix(q: FloatLike) -> torch.Tensor:
     check_shape(q, (4,), "quaternion")
     check_finite(q, "quaternion")
     n = torch.linalg.vector_norm(q, dim=-1, keepdim=True)
-    if q.numel() and float(n.min()) < 1e-12:
+    if q.numel() and float(n.detach().min()) < 1e-12:
         raise ValueError("quaternion: zero-length quaternion has no rotation")
     w, x, y, z = (q / n).unbind(-1)
     return torch.stack([

@@ -51,7 +51,8 @@ class ProceduralClips(IterableDataset):
         seed: the training stream (ignored by ``"heldout"``).
         start: first item number (resume), ``chunk``: items per worker block (use the batch size).
         num_examples: stop after this many items (counted from 0, so ``start`` does not extend it).
-        raxel_downsample, encoding, reverse_prob, min_sources, max_sources: see ``build_example``.
+        raxel_downsample, encoding, reverse_prob, min_sources, max_sources, first_reference_prob: see
+            ``build_example``.
         kinds: scene kinds to draw from (default both), ``styles``: trajectory styles (default all).
         supersample: anti-aliasing rays per pixel side; ``fps``: timestamps of the paths.
     """
@@ -60,13 +61,16 @@ class ProceduralClips(IterableDataset):
                  num_examples: int | None = None, raxel_downsample: int = 1, encoding: str = "raxel",
                  reverse_prob: float = 0.5, min_sources: int = 1, max_sources: int | None = None,
                  kinds: tuple[str, ...] | None = None, styles: tuple[str, ...] | None = None,
-                 supersample: int = 2, fps: float = 8.0):
+                 supersample: int = 2, fps: float = 8.0, first_reference_prob: float = 0.0):
         if split not in ("train", "heldout"):
             raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")
         bad = [k for k in (kinds or ()) if k not in SCENE_KINDS] + [s for s in (styles or ()) if s not in STYLES]
         if bad:
             raise ValueError(f"unknown scene kinds / styles {bad}; kinds: {SCENE_KINDS}, styles: {STYLES}")
-        self.options = ExampleOptions(clip, raxel_downsample, encoding, reverse_prob, 1, min_sources, max_sources)
+        if not 0 <= first_reference_prob <= 1:
+            raise ValueError(f"first_reference_prob must be in [0, 1], got {first_reference_prob}")
+        self.options = ExampleOptions(clip, raxel_downsample, encoding, reverse_prob, 1, min_sources, max_sources,
+                                      first_reference_prob)
         self.split, self.seed, self.start, self.chunk = split, int(seed), int(start), int(chunk)
         self.num_examples = len(HELDOUT_SEEDS) if split == "heldout" and num_examples is None else num_examples
         self.kinds, self.styles = kinds, styles

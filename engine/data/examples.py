@@ -76,7 +76,8 @@ def choose_slots(num_frames: int, num_slots: int, rng: np.random.Generator, *,
 def build_example(frames: Any, cameras: Cameras, clip: ClipConfig, *, rng: np.random.Generator,
                   raxel_downsample: int = 1, encoding: str = "raxel", metric_scale: float | None = 1.0,
                   max_stride: int = 1, reverse_prob: float = 0.5, min_sources: int = 1,
-                  max_sources: int | None = None, frame_idx: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+                  max_sources: int | None = None, frame_idx: np.ndarray | None = None,
+                  first_reference_prob: float = 0.0) -> dict[str, torch.Tensor]:
     """One example (see the module docstring).
 
     Args:
@@ -93,6 +94,8 @@ def build_example(frames: Any, cameras: Cameras, clip: ClipConfig, *, rng: np.ra
         reverse_prob: probability of playing the clip backwards.
         min_sources, max_sources: range of S (default 1..M).
         frame_idx: (T,) frames already chosen (the loader decoded only these): skips step 1.
+        first_reference_prob: probability that the reference (slot 0) is the window's first frame, as
+            in inference, instead of a uniformly drawn one (ours; 0 keeps the old random streams).
     """
     T, H, W, M = clip.num_frames, clip.height, clip.width, clip.num_cond
     ds = int(raxel_downsample)
@@ -118,6 +121,12 @@ def build_example(frames: Any, cameras: Cameras, clip: ClipConfig, *, rng: np.ra
     cams = Cameras(cameras.c2w.double(), crop.to_model_intrinsics(cameras.K.double()), W, H)
 
     slots, S = choose_slots(T, M, rng, min_sources=min_sources, max_sources=max_sources)
+    if first_reference_prob > 0 and rng.random() < first_reference_prob and slots[0] != 0:
+        if 0 in slots:
+            k = slots.index(0)
+            slots[0], slots[k] = slots[k], slots[0]
+        else:
+            slots[0] = 0
     ref = slots[0]
     c2w = cams.c2w.clone()
     if metric_scale is not None:

@@ -49,10 +49,12 @@ class ExampleOptions:
     max_stride: int = 1
     min_sources: int = 1
     max_sources: int | None = None
+    first_reference_prob: float = 0.0
 
     def build(self, frames, cameras: Cameras, rng: np.random.Generator, *, metric_scale: float | None,
               frame_idx: np.ndarray | None = None) -> dict[str, torch.Tensor]:
         return build_example(frames, cameras, self.clip, rng=rng, raxel_downsample=self.raxel_downsample,
                              encoding=self.encoding, metric_scale=metric_scale, max_stride=self.max_stride,
                              reverse_prob=self.reverse_prob, min_sources=self.min_sources,
-                             max_sources=self.max_sources, frame_idx=frame_idx)
+                             max_sources=self.max_sources, frame_idx=frame_idx,
+                             first_reference_prob=self.first_reference_prob)

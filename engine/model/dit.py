@@ -61,7 +61,8 @@ class TimeTextEmbedding(nn.Module):
 class StreamIO(nn.Module):
     """One modality's entry and exit: patch embedding, time/text embedding, modality embedding, head."""
 
-    def __init__(self, cfg: ModelConfig, in_channels: int, patch: tuple[int, int, int], *, mlp_embed: bool = False):
+    def __init__(self, cfg: ModelConfig, in_channels: int, patch: tuple[int, int, int], *, mlp_embed: bool = False,
+                 difference: bool = False):
         super().__init__()
         d = cfg.dim
         self.patch = patch
@@ -77,13 +78,20 @@ class StreamIO(nn.Module):
         self.reference_embedding = nn.Parameter(torch.zeros(d))
         if cfg.absolute_position:
             self.position_embedding = nn.Linear(4 * POSITION_FREQUENCIES, d)
+        if difference:
+            # [z, z - z_ref]: the difference gets its own patch embedding (ModelConfig.frame_difference).
+            self.difference_embedding = nn.Conv3d(in_channels, d, kernel_size=patch, stride=patch, bias=False)
         self.norm_out = FP32LayerNorm(d, cfg.eps, elementwise_affine=False)
         self.proj_out = nn.Linear(d, in_channels * math.prod(patch))
         self.scale_shift_table = nn.Parameter(torch.randn(1, 2, d) / d**0.5)
 
-    def embed(self, target: torch.Tensor, cond: torch.Tensor | None) -> tuple[torch.Tensor, tuple[int, int, int]]:
-        """target (B, C, F, h, w), cond (B, M, C, h, w) -> tokens (B, L, D) and the target token grid."""
+    def embed(self, target: torch.Tensor, cond: torch.Tensor | None, *,
+              reference: torch.Tensor | None = None) -> tuple[torch.Tensor, tuple[int, int, int]]:
+        """target (B, C, F, h, w), cond (B, M, C, h, w) -> tokens (B, L, D) and the target token grid.
+        ``reference`` (B, C, h, w): with a difference embedding, every latent also enters as z - reference."""
         x = self.patch_embedding(target)                                  # (B, D, F', h', w')
+        if reference is not None:
+            x = x + self.difference_embedding(target - reference.unsqueeze(2))
         grid = tuple(x.shape[2:])
         tokens = [x.flatten(2).transpose(1, 2)]
         if cond is not None and cond.shape[1] > 0:
@@ -91,6 +99,8 @@ class StreamIO(nn.Module):
             if self.patch[0] != 1:
                 raise ValueError("conditioning images need a temporal patch size of 1")
             c = self.patch_embedding(cond.flatten(0, 1).unsqueeze(2))      # (B*M, D, 1, h', w')
+            if reference is not None:
+                c = c + self.difference_embedding((cond - reference.unsqueeze(1)).flatten(0, 1).unsqueeze(2))
             c = c.flatten(2).transpose(1, 2).unflatten(0, (B, M))          # (B, M, h'w', D)
             c = torch.cat([c[:, :1] + self.reference_embedding, c[:, 1:]], 1)
             tokens.append(c.flatten(1, 2))
@@ -126,7 +136,7 @@ class JointDiT(nn.Module):
         if ph % ds or pw % ds:
             raise ValueError(f"raxel_downsample {ds} must divide the spatial patch size {cfg.patch_size}")
         self.ray_patch = (pt, ph // ds, pw // ds)
-        self.video_io = StreamIO(cfg, cfg.latent_channels, cfg.patch_size)
+        self.video_io = StreamIO(cfg, cfg.latent_channels, cfg.patch_size, difference=cfg.frame_difference)
         self.ray_io = StreamIO(cfg, ray_channels or cfg.latent_channels, self.ray_patch,
                                mlp_embed=cfg.camera_encoding == "plucker")
         self.blocks = nn.ModuleList([JointBlock(cfg) for _ in range(cfg.num_layers)])
@@ -140,18 +150,16 @@ class JointDiT(nn.Module):
     def initialize_weights(self) -> None:
         """From-scratch init (DiT style); loading Wan weights overwrites the video stream afterwards."""
         for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Conv3d):
+            if isinstance(m, (nn.Linear, nn.Conv3d)):
                 nn.init.xavier_uniform_(m.weight.view(m.weight.shape[0], -1))
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
         for io in (self.video_io, self.ray_io):
             nn.init.normal_(io.condition_embedder.time_embedder.linear_1.weight, std=0.02)
             nn.init.normal_(io.condition_embedder.time_embedder.linear_2.weight, std=0.02)
             nn.init.zeros_(io.condition_embedder.time_proj.weight)
             nn.init.zeros_(io.proj_out.weight)
-            if hasattr(io, "position_embedding"):
+            if hasattr(io, "position_embedding") and self.cfg.position_init == "zero":
                 nn.init.zeros_(io.position_embedding.weight)
         nn.init.normal_(self.ray_io.modality_embedding, std=0.02)
         for io in (self.video_io, self.ray_io):
@@ -228,7 +236,12 @@ class JointDiT(nn.Module):
         # 1. Tokens and positions.
         video, cond_video = streams["video"], streams.get("cond_video")
         M = 0 if cond_video is None else cond_video.shape[1]
-        x_v, grid = self.video_io.embed(video, cond_video)
+        reference = None
+        if self.cfg.frame_difference:
+            if M == 0:
+                raise ValueError("frame_difference models need conditioning slot 0 (the reference frame)")
+            reference = cond_video[:, 0]
+        x_v, grid = self.video_io.embed(video, cond_video, reference=reference)
         n_target = grid[0] * grid[1] * grid[2]
         per_slot = grid[1] * grid[2]
         rope = rope_tables(self.token_positions(grid, cond_pos if M else None).to(video.device),

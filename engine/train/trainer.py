@@ -106,9 +106,16 @@ class _TrainView:
     def __init__(self, pipe: JointPipeline, model: torch.nn.Module):
         self.cfg, self.model, self._pipe = pipe.cfg, model, pipe
 
+    @property
+    def encoding(self) -> str:
+        return self._pipe.encoding
+
     def clean_streams(self, video: torch.Tensor, rays: torch.Tensor, cond_idx: torch.Tensor):
         with torch.no_grad():
             return self._pipe.clean_streams(video, rays, cond_idx)
+
+    def decode_rays(self, z: torch.Tensor) -> torch.Tensor:
+        return self._pipe.decode_rays(z)
 
 
 class _Weights:
@@ -345,11 +352,18 @@ def _train(run: RunConfig, *, resume, train_source, heldout_source, stop_at, acc
                 data_s += time.perf_counter() - t_wait
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items() if isinstance(v, torch.Tensor)}
                 with acc.accumulate(model), acc.autocast():
-                    loss, logged = training_loss(view, batch, generator=generator)
+                    loss, logged = training_loss(view, batch, generator=generator, step=step)
                     acc.backward(loss)
                     if acc.sync_gradients:
                         grad_norm = float(acc.clip_grad_norm_(model.parameters(),
                                                               tc.grad_clip if tc.grad_clip > 0 else math.inf))
+                        if not math.isfinite(grad_norm):
+                            # One non-finite gradient would poison the weights and their EMA for good:
+                            # drop this step's update and say so (counted in the summary).
+                            optimizer.zero_grad(set_to_none=True)
+                            counters["skipped_steps"] = counters.get("skipped_steps", 0) + 1
+                            if is_main:
+                                print(f"step {step}: non-finite gradient norm; update skipped", flush=True)
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
                 step_loss += logged["loss"] / tc.grad_accum
@@ -405,6 +419,7 @@ def _train(run: RunConfig, *, resume, train_source, heldout_source, stop_at, acc
         "mean_step_s": counters["step_s"] / timed, "mean_data_s": counters["data_s"] / timed,
         "data_to_step_ratio": counters["data_s"] / counters["step_s"] if counters["step_s"] else 0.0,
         "timed_steps": int(counters["timed_steps"]), "checkpoint": str(last_ckpt) if last_ckpt else None,
+        "skipped_steps": int(counters.get("skipped_steps", 0)),
     }
     if is_main and (run_dir / CURVES_CSV).is_file():
         rows = read_curves(run_dir / CURVES_CSV)
