@@ -72,25 +72,38 @@ def _rotation_fallback(pred: torch.Tensor, gt: torch.Tensor, *,
     return s, R, t
 
 
+ROTATION_SOURCES = ("centres", "orientations")
+
+
 def fit_sim3(pred_c2w: torch.Tensor, gt_c2w: torch.Tensor, *, with_scale: bool = True,
-             degenerate_tol: float = 1e-3) -> dict[str, torch.Tensor]:
-    """Sim(3) taking predicted poses onto ground truth, fitted on camera centres.
+             degenerate_tol: float = 1e-3, rotation_from: str = "centres") -> dict[str, torch.Tensor]:
+    """Sim(3) taking predicted poses onto ground truth.
 
     Args:
         pred_c2w, gt_c2w: (..., N, 4, 4) camera-to-world poses.
         degenerate_tol: the centres are degenerate (coincident or collinear, so the rotation about their
             line is free) when the second singular value of their cross-covariance is at most
             ``degenerate_tol`` times the first.
+        rotation_from: ``"centres"``: Umeyama on camera centres (the SLAM ATE convention), with the
+            rotation fallback where the centres are degenerate; ``"orientations"``: the rotation always
+            from the camera orientations (``_rotation_fallback``), so per-frame rotation errors after the
+            fit agree with the alignment-free relative rotation errors (the studio's choice).
     Returns:
         ``scale`` (...), ``rotation`` (..., 3, 3), ``translation`` (..., 3), and ``degenerate`` (...) bool:
-        True where Umeyama on centres was replaced by the rotation fallback (``_rotation_fallback``).
+        True where the rotation came from the orientations (``_rotation_fallback``).
     """
+    if rotation_from not in ROTATION_SOURCES:
+        raise ValueError(f"fit_sim3: rotation_from must be one of {', '.join(ROTATION_SOURCES)}, "
+                         f"got {rotation_from!r}")
+    s_r, R_r, t_r = _rotation_fallback(pred_c2w, gt_c2w, with_scale=with_scale)
+    if rotation_from == "orientations":
+        return {"scale": s_r, "rotation": R_r, "translation": t_r,
+                "degenerate": torch.ones(s_r.shape, dtype=torch.bool, device=s_r.device)}
     c_p, c_g = pred_c2w[..., :3, 3], gt_c2w[..., :3, 3]
     H = (c_p - c_p.mean(-2, keepdim=True)).transpose(-1, -2) @ (c_g - c_g.mean(-2, keepdim=True))
     sv = torch.linalg.svdvals(H)                                            # (..., 3) descending
     degenerate = sv[..., 1] <= degenerate_tol * sv[..., 0]                  # also true when sv[0] == 0
     s_u, R_u, t_u = umeyama(c_p, c_g, with_scale=with_scale)
-    s_r, R_r, t_r = _rotation_fallback(pred_c2w, gt_c2w, with_scale=with_scale)
     d = degenerate
     return {"scale": torch.where(d, s_r, s_u), "rotation": torch.where(d[..., None, None], R_r, R_u),
             "translation": torch.where(d[..., None], t_r, t_u), "degenerate": d}
@@ -103,16 +116,17 @@ def _apply_sim3(c2w: torch.Tensor, fit: dict[str, torch.Tensor]) -> torch.Tensor
     return make_pose(R @ c2w[..., :3, :3], centres + fit["translation"].unsqueeze(-2))
 
 
-def align_cameras(pred: Cameras, gt: Cameras, *, with_scale: bool = True,
-                  return_info: bool = False) -> Cameras | tuple[Cameras, dict[str, torch.Tensor]]:
-    """Predicted cameras moved into the ground-truth frame by a Sim(3) fitted on camera centres.
+def align_cameras(pred: Cameras, gt: Cameras, *, with_scale: bool = True, return_info: bool = False,
+                  rotation_from: str = "centres") -> Cameras | tuple[Cameras, dict[str, torch.Tensor]]:
+    """Predicted cameras moved into the ground-truth frame by a Sim(3) (``fit_sim3``).
 
-    Umeyama on centres; where they are degenerate (fewer than 3 non-collinear centres, e.g. a
-    pure-rotation clip) the rotation comes from the camera orientations instead (see ``fit_sim3``).
-    Intrinsics and timestamps are the prediction's. ``return_info`` adds the ``fit_sim3`` dict.
+    By default Umeyama on centres; where they are degenerate (fewer than 3 non-collinear centres, e.g. a
+    pure-rotation clip) the rotation comes from the camera orientations instead. With
+    ``rotation_from="orientations"`` it always does. Intrinsics and timestamps are the prediction's.
+    ``return_info`` adds the ``fit_sim3`` dict.
     """
     pred_c2w, gt_c2w = _checked_poses(pred, gt)
-    fit = fit_sim3(pred_c2w, gt_c2w, with_scale=with_scale)
+    fit = fit_sim3(pred_c2w, gt_c2w, with_scale=with_scale, rotation_from=rotation_from)
     cams = _as_cameras(pred)
     out = cams.with_poses(_apply_sim3(pred_c2w, fit).to(cams.c2w))
     return (out, fit) if return_info else out
@@ -189,12 +203,14 @@ def pose_auc(rot_err: Any, trans_err: Any | None = None, *, max_threshold: int =
 # --------------------------------------------------------------------------------------
 
 def pose_metrics(pred: Cameras | torch.Tensor, gt: Cameras | torch.Tensor, *,
-                 zero_tol: float = 1e-5) -> dict[str, Any]:
+                 zero_tol: float = 1e-5, rotation_from: str = "centres") -> dict[str, Any]:
     """All pose metrics of a predicted trajectory against ground truth (definitions: ``docs/metrics.md``).
 
     Args:
         pred, gt: Cameras (or c2w tensors) of batch shape (..., N), N >= 2, same shape.
         zero_tol: relative-translation zero threshold (see ``relative_pose_errors``).
+        rotation_from: the Sim(3) behind ``ATE``, ``sim3_scale`` and the per-frame errors (``fit_sim3``);
+            the relative-pose metrics need no alignment.
     Returns:
         dict with scalars (floats, or numpy arrays of shape (...) when batched):
         ``RRA@5/15/30``, ``RTA@5/15/30``, ``AUC@30``, ``RRA_AUC@30``, ``ATE``, ``mean_rot_err_deg``,
@@ -213,7 +229,7 @@ def pose_metrics(pred: Cameras | torch.Tensor, gt: Cameras | torch.Tensor, *,
     out["mean_rot_err_deg"] = _out(rot.mean(-1))
     out["mean_trans_err_deg"] = _out(trans.mean(-1))
 
-    fit = fit_sim3(pred_c2w, gt_c2w)
+    fit = fit_sim3(pred_c2w, gt_c2w, rotation_from=rotation_from)
     aligned = _apply_sim3(pred_c2w, fit)
     dist = (aligned[..., :3, 3] - gt_c2w[..., :3, 3]).norm(dim=-1)          # (..., N)
     out["ATE"] = _out(dist.square().mean(-1).sqrt())

@@ -67,6 +67,7 @@ def trajectory_figure(tracks: list[Track], *, keyframes: np.ndarray | None = Non
 
 def per_frame_error_figure(rot_err_deg: np.ndarray, trans_err: np.ndarray, frame_ids: np.ndarray | None = None,
                            *, title: str = "per-frame error after alignment") -> Figure:
+    """Rotation error (N,) degrees and position error (N,) per frame, both after one Sim(3) alignment."""
     fig = Figure(figsize=(7.2, 2.6), dpi=90, layout="constrained")
     ax = fig.subplots()
     x = np.arange(len(rot_err_deg)) if frame_ids is None else frame_ids

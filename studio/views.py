@@ -113,7 +113,9 @@ def estimate_error_plot(s: StudioSession) -> Figure | None:
     if est is None or est.comparison is None:
         return None
     m = est.comparison.metrics
-    return plots.per_frame_error_figure(m["per_frame_rot_err_deg"], m["per_frame_trans_err"], est.frame_ids)
+    return plots.per_frame_error_figure(m["per_frame_rot_err_deg"], m["per_frame_trans_err"], est.frame_ids,
+                                        title="per-frame error after the table's alignment (rotation from the "
+                                              "camera orientations)")
 
 
 def comparison_of(s: StudioSession, which: str) -> GroundTruthComparison | None:
