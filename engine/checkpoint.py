@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .config import FORMAT_VERSION, EngineConfig
+from .config_check import check_config_matches_weights, checked_engine_config, weight_shapes
 
 FORMAT_NAME = "raxel-studio.checkpoint"
 WEIGHTS = "model.safetensors"
@@ -46,26 +47,31 @@ def read_checkpoint_config(path: str | Path) -> tuple[EngineConfig, dict[str, An
         raise ValueError(f"{path}: no {CONFIG} (a checkpoint holds {WEIGHTS} and {CONFIG})")
     try:
         doc = json.loads(cfg_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"{cfg_file}: not valid JSON ({exc})") from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
         raise ValueError(f"{cfg_file}: not a raxel-studio checkpoint config (format {doc.get('format')!r})"
                          if isinstance(doc, dict) else f"{cfg_file}: not a raxel-studio checkpoint config")
     version = doc.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(f"{cfg_file}: checkpoint format version {version!r} is not supported "
-                         f"(this engine reads up to {FORMAT_VERSION})")
-    cfg_dict = dict(doc.get("config", {}))
-    cfg_dict.setdefault("format_version", version)
-    return EngineConfig.from_dict(cfg_dict), dict(doc.get("meta", {}))
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        raise ValueError(f"{cfg_file}: format_version {version!r} is not supported "
+                         f"(this engine reads 1 to {FORMAT_VERSION})")
+    cfg_dict, meta = doc.get("config", {}), doc.get("meta", {})
+    if not isinstance(meta, dict):
+        raise ValueError(f"{cfg_file}: meta: expected a JSON object, got {type(meta).__name__}")
+    if isinstance(cfg_dict, dict):
+        cfg_dict = {"format_version": version, **cfg_dict}
+    return checked_engine_config(cfg_dict, where=cfg_file), dict(meta)
 
 
 def load_checkpoint(path: str | Path) -> tuple[EngineConfig, dict[str, torch.Tensor], dict[str, Any]]:
-    """(config, state dict on CPU, meta)."""
+    """(config, state dict on CPU, meta). The config is checked against the weights' header before any
+    tensor is read, so a config that does not describe its weights fails by name, without allocating."""
     cfg, meta = read_checkpoint_config(path)
     weights = Path(path) / WEIGHTS
     if not weights.is_file():
         raise ValueError(f"{path}: no {WEIGHTS}")
+    check_config_matches_weights(cfg, weight_shapes(weights), config_file=Path(path) / CONFIG, weights_file=weights)
     try:
         state = load_file(str(weights))
     except Exception as exc:  # safetensors raises its own error types for corrupt headers

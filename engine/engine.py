@@ -20,6 +20,7 @@ from geometry.metrics import pose_metrics
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import EngineConfig, preset
+from .config_check import MAX_FRAMES, MAX_STEPS
 from .events import CancelToken, ProgressEvent
 from .image_metrics import frame_metrics
 from .media import CropInfo, FramesLike, frames_to_tensor, resize_center_crop, select_frames, tensor_to_uint8
@@ -32,14 +33,61 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "checkp
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto": cuda, then mps, then cpu."""
+    """"auto": cuda, then mps, then cpu. A named device must exist here: ``ValueError`` says why not."""
     if str(device) != "auto":
-        return torch.device(device)
+        return _available_device(device)
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _available_device(device: str | torch.device) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device {str(device)!r} is not a device name; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r}: CUDA is not available on this machine (torch "
+                             f"{torch.__version__}); use auto or cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type == "mps":
+        if getattr(torch.backends, "mps", None) is None or not torch.backends.mps.is_available():
+            raise ValueError(f"device {str(device)!r}: MPS is not available on this machine; use auto or cpu")
+    elif dev.type != "cpu":
+        raise ValueError(f"device {str(device)!r} is not supported; use auto, cpu, cuda, cuda:N or mps")
+    return dev
+
+
+# ---- argument checks at the API boundary (the CLI and the studio inherit their messages) ----------
+
+def _whole(value: Any, name: str, *, low: int, high: int) -> int:
+    """An integer argument in [low, high]; bools and fractions are refused, never rounded."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+    return int(value)
+
+
+def _steps(value: Any, name: str, default: int) -> int:
+    """Denoising steps: ``None`` means the checkpoint's default; 0 is an error, not the default."""
+    return default if value is None else _whole(value, name, low=1, high=MAX_STEPS)
+
+
+def _seed(value: Any) -> int:
+    return _whole(value, "seed", low=0, high=2**63 - 1)
+
+
+def _frame_count(value: Any, temporal_factor: int) -> int:
+    n = _whole(value, "num_frames", low=1, high=MAX_FRAMES)
+    if (n - 1) % temporal_factor:
+        raise ValueError(f"num_frames must be 1 + {temporal_factor}k, got {n} "
+                         f"(nearest: {nearest_valid_frame_counts(n, temporal_factor)})")
+    return n
 
 
 def _run(events: Iterator[ProgressEvent]) -> Any:
@@ -136,16 +184,16 @@ class Engine:
         ``num_frames`` None keeps every frame (which must then be 1 + 4k); otherwise that many frames are
         picked evenly. Returns frames (T, 3, H, W), the crop, and the indices of the frames used.
         """
+        tf = self.pipe.temporal_factor
+        if num_frames is not None:
+            num_frames = _frame_count(num_frames, tf)
         x, crop = self._frames(video, "video")
         T = x.shape[0]
-        tf = self.pipe.temporal_factor
         if num_frames is None:
             if (T - 1) % tf:
                 raise ValueError(f"video: {T} frames; the model takes 1 + {tf}k frames "
                                  f"(nearest: {nearest_valid_frame_counts(T, tf)}); pass num_frames to subsample")
             return x, crop, np.arange(T)
-        if (num_frames - 1) % tf:
-            raise ValueError(f"num_frames must be 1 + {tf}k, got {num_frames}")
         idx = select_frames(T, num_frames)
         return x[torch.as_tensor(idx, device=x.device)], crop, idx
 
@@ -170,6 +218,11 @@ class Engine:
                               cancel: CancelToken | None = None) -> Iterator[ProgressEvent]:
         """Predict a clip's cameras. ``method="raxels"`` is the model (2 ray steps by default);
         ``method="colmap"`` runs the COLMAP baseline (pycolmap) on the same frames, labelled as such."""
+        steps = _steps(steps, "steps", self.config.sampler.pose_steps)
+        seed = _seed(seed)
+        if method not in ("raxels", "colmap"):
+            raise ValueError(f"method must be 'raxels' or 'colmap', got {method!r}")
+        ref = _whole(ref, "ref", low=0, high=MAX_FRAMES - 1)
         x, crop, idx = self.prepare_clip(video, num_frames=num_frames)
         if not 0 <= ref < x.shape[0]:
             raise ValueError(f"ref {ref} out of range for {x.shape[0]} frames")
@@ -179,9 +232,6 @@ class Engine:
             yield from colmap_pose_events(tensor_to_uint8(x.float()), ref=ref, cancel=cancel,
                                           to_source=lambda c: self._to_source(c, crop))
             return
-        if method != "raxels":
-            raise ValueError(f"method must be 'raxels' or 'colmap', got {method!r}")
-        steps = steps or self.config.sampler.pose_steps
         for ev in estimate_poses_events(self.pipe, x, steps=steps, seed=seed, ref=ref,
                                         method=self.config.sampler.method, cancel=cancel):
             if ev.cameras is not None:
@@ -201,6 +251,8 @@ class Engine:
                         source_frames: str | Sequence[int] = "first",
                         cancel: CancelToken | None = None) -> Iterator[ProgressEvent]:
         """Frames along ``cameras`` (T = 1 + 4k) from one or more images."""
+        steps = _steps(steps, "steps", self.config.sampler.video_steps)
+        seed = _seed(seed)
         if not isinstance(cameras, Cameras) or len(cameras.batch_shape) != 1:
             raise ValueError("cameras: expected a Cameras trajectory of batch shape (T,)")
         T = cameras.batch_shape[0]
@@ -213,7 +265,6 @@ class Engine:
                                    else list(source_frames))
         if len(src) != x.shape[0]:
             raise ValueError(f"{x.shape[0]} images but {len(src)} source frame indices")
-        steps = steps or self.config.sampler.video_steps
         yield from generate_events(self.pipe, x, self._to_model_grid(cameras), src, steps=steps, seed=seed,
                                    method=self.config.sampler.method, cancel=cancel)
 
@@ -228,12 +279,15 @@ class Engine:
                               source_frames: str | Sequence[int] = "first",
                               cancel: CancelToken | None = None) -> Iterator[ProgressEvent]:
         """Frames and cameras together from one or more images."""
+        steps = _steps(steps, "steps", self.config.sampler.joint_video_steps)
+        ray_steps = _steps(ray_steps, "ray_steps", self.config.sampler.joint_ray_steps)
+        seed = _seed(seed)
+        T = self.config.clip.num_frames if num_frames is None else _frame_count(num_frames, self.pipe.temporal_factor)
         x, crop = self._frames(images, "images")
-        T = num_frames or self.config.clip.num_frames
         src = source_frame_indices(T, x.shape[0], source_frames if isinstance(source_frames, str)
                                    else list(source_frames))
-        for ev in generate_joint_events(self.pipe, x, T, src, video_steps=steps or self.config.sampler.joint_video_steps,
-                                        ray_steps=ray_steps or self.config.sampler.joint_ray_steps, seed=seed,
+        for ev in generate_joint_events(self.pipe, x, T, src, video_steps=steps,
+                                        ray_steps=ray_steps, seed=seed,
                                         method=self.config.sampler.method, cancel=cancel):
             yield ev
 
@@ -251,15 +305,20 @@ class Engine:
         """The paper's self-consistency test: predict the clip's trajectory, regenerate the clip from
         ``num_sources`` of its frames along that trajectory, predict the regenerated clip's trajectory,
         and compare trajectories (rotation / translation errors) and frames (PSNR / SSIM)."""
+        pose_steps = _steps(pose_steps, "pose_steps", self.config.sampler.pose_steps)
+        video_steps = _steps(video_steps, "video_steps", self.config.sampler.video_steps)
+        seed = _seed(seed)
+        num_sources = _whole(num_sources, "num_sources", low=1, high=MAX_FRAMES)
         x, _, _ = self.prepare_clip(video, num_frames=num_frames)
         T = x.shape[0]
-        pose_steps = pose_steps or self.config.sampler.pose_steps
+        if num_sources > T:
+            raise ValueError(f"num_sources must be at most the clip's {T} frames, got {num_sources}")
         pred: PoseResult = yield from _as_stage(
             estimate_poses_events(self.pipe, x, steps=pose_steps, seed=seed, cancel=cancel), "1/3 poses")
         src = [int(i) for i in np.round(np.linspace(0, T - 1, num_sources))]
         frames = yield from _as_stage(
             generate_events(self.pipe, x[src], pred.cameras, src, seed=seed, cancel=cancel,
-                            steps=video_steps or self.config.sampler.video_steps, method=self.config.sampler.method),
+                            steps=video_steps, method=self.config.sampler.method),
             "2/3 regenerate")
         regen = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2).to(self.dtype) / 127.5 - 1.0
         again: PoseResult = yield from _as_stage(
