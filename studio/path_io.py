@@ -143,15 +143,34 @@ def nearest_frame_count(n: int) -> int:
     return max(MIN_FRAMES, min(MAX_FRAMES, 1 + TEMPORAL_FACTOR * k))
 
 
+def frames_as_path(cams: Cameras, current: PathSettings, *, fps: float) -> tuple[list[Keyframe], PathSettings, str]:
+    """Every frame of ``cams`` (N,) as a keyframe, with the settings that give those frames back exactly.
+
+    The path's frames are evenly spaced in time and pass through keyframes exactly, so frame k is keyframe k
+    only with even keyframe durations (``1 / fps``; uneven timestamps are evened out), no constant-speed
+    reparametrisation and no loop. Returns the keyframes, the settings and a note of what was switched off
+    (empty when nothing was). Fewer keyframes than frames come back when consecutive frames are the same camera.
+    """
+    n = len(cams)
+    kfs = keyframes_from_trajectory(cams, keep_all=True, fps=fps)
+    kfs = [kf if kf.duration is None else dataclasses.replace(kf, duration=1.0 / fps) for kf in kfs]
+    settings = dataclasses.replace(current, num_frames=nearest_frame_count(n), fps=fps, loop=False,
+                                   constant_speed=False)
+    off = [name for name, was in (("constant speed", current.constant_speed), ("loop", current.loop)) if was]
+    return kfs, settings, f" ({' and '.join(off)} switched off for it)" if off else ""
+
+
 def _from_frames(cams: Cameras, current: PathSettings, what: str) -> ImportedPath:
     n = len(cams)
-    exact = n <= MAX_FRAMES and nearest_frame_count(n) == n
     fps = _fps_of(cams) or current.fps
-    kfs = keyframes_from_trajectory(cams, keep_all=exact, fps=fps)
+    if n <= MAX_FRAMES and nearest_frame_count(n) == n:
+        kfs, settings, switched = frames_as_path(cams, current, fps=fps)
+        if len(kfs) == n:
+            return ImportedPath(kfs, settings, f"{what} with {n} frames: every frame is a keyframe, so the frames "
+                                               f"come back exactly{switched}")
+    kfs = keyframes_from_trajectory(cams, fps=fps)
     settings = dataclasses.replace(current, num_frames=nearest_frame_count(n), fps=fps, loop=False)
-    how = "every frame is a keyframe, so the frames come back exactly" if exact and len(kfs) == n else \
-        f"{len(kfs)} keyframes at evenly spaced frames"
-    return ImportedPath(kfs, settings, f"{what} with {n} frames: {how}")
+    return ImportedPath(kfs, settings, f"{what} with {n} frames: {len(kfs)} keyframes at evenly spaced frames")
 
 
 def _fps_of(cams: Cameras) -> float | None:

@@ -28,7 +28,7 @@ from .config import StudioConfig
 from .evaluation import PoseComparison, compare_poses
 from .gallery import Example
 from .jobs import Job
-from .path_io import ImportedPath, export_path, import_path, keyframes_from_trajectory, nearest_frame_count
+from .path_io import ImportedPath, export_path, frames_as_path, import_path, nearest_frame_count
 from .presets import LABELS, preset_keyframes, same_camera
 from .scene_context import SceneContext, load_scene_context
 from .uploads import Clip, load_camera_file, load_clip, load_photos, read_video
@@ -144,6 +144,11 @@ class StudioSession:
     def error(self, text: str) -> None:
         self.notice = Notice("error", _without_folders(text))
 
+    def clear_error(self) -> None:
+        """Drop an error notice: a new user action makes it stale (a failing action sets its own)."""
+        if self.notice.level == "error":
+            self.notice = Notice("info", "")
+
     def guarded(self, action: Callable[[], str | None], *, what: str) -> bool:
         """Run an edit; a ``ValueError`` becomes an error notice (state unchanged), success an ok notice."""
         try:
@@ -219,10 +224,9 @@ class StudioSession:
         n, T = len(cams), self.path.settings.num_frames
         if n > T:
             cams = cams[np.round(np.linspace(0, n - 1, T)).astype(int).tolist()]
-        kfs = keyframes_from_trajectory(cams, fps=self.path.settings.fps, keep_all=True)
-        self.path.replace(kfs, settings=dataclasses.replace(self.path.settings, loop=False,
-                                                            num_frames=nearest_frame_count(min(n, T))))
-        return f"the path now follows {what} ({len(kfs)} keyframes)"
+        kfs, settings, switched = frames_as_path(cams, self.path.settings, fps=self.path.settings.fps)
+        self.path.replace(kfs, settings=settings)
+        return f"the path now follows {what} ({len(kfs)} keyframes){switched}"
 
     # ---- inputs ---------------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -143,3 +144,34 @@ def test_colmap_models_are_refused_as_paths(tmp_path):
     (tmp_path / "cameras.txt").write_text("# Camera list\n")
     with pytest.raises(CameraFileError, match="COLMAP"):
         import_path(tmp_path / "cameras.txt", width=32, height=32, current=StudioSession().path.settings)
+
+
+@pytest.mark.parametrize("fmt", ["re10k", "transforms", "trajectory_frames"])
+def test_per_frame_file_comes_back_exactly_whatever_the_settings(session, tmp_path, fmt):
+    """A file with one camera per model frame reopens as those frames, even with constant speed and loop left
+    on and uneven timestamps (frames speeding up along an orbit, timestamps jittered)."""
+    from geometry import save_cameras
+
+    session.apply_preset("orbit", {}, count=8)
+    dense = session.path.cameras(num_frames=81)
+    frames = dense[np.round(np.linspace(0, 1, 9) ** 2 * 80).astype(int).tolist()]
+    jitter = torch.tensor([0, 0.01, -0.01, 0.02, 0, 0.01, -0.02, 0, 0], dtype=torch.float64)
+    frames = dataclasses.replace(frames, timestamps=torch.arange(9, dtype=torch.float64) / 8 + jitter)
+    file = tmp_path / ("cams.txt" if fmt == "re10k" else "cams.json")
+    save_cameras(frames, file, format="trajectory" if fmt == "trajectory_frames" else fmt,
+                 **({} if fmt == "transforms" else {"fps": 8}))
+    expected = load_cameras(file, width=32, height=32) if fmt == "re10k" else load_cameras(file)
+
+    fresh = StudioSession()
+    try:
+        fresh.path.set_settings(constant_speed=True, loop=True, tension=0.5)
+        msg = fresh.import_path_file(file)
+        assert "come back exactly" in msg and "constant speed and loop switched off" in msg
+        back = fresh.path.cameras()
+        assert torch.allclose(back.c2w, expected.c2w.double(), atol=1e-9)
+        assert torch.allclose(back.fov_y, expected.fov_y.double(), atol=1e-9)
+        again = fresh.export_path_file(fmt if fmt != "trajectory_frames" else "transforms")
+        assert torch.allclose(load_cameras(again, width=32, height=32).c2w.double(), expected.c2w.double(),
+                              atol=1e-6)                # what the issue measured: the re-exported cameras
+    finally:
+        fresh.close()
