@@ -100,12 +100,15 @@ def _refuse(session: StudioSession, message: str) -> Iterator[Progress]:
     yield Progress(f"✖ {message}", finished=True)
 
 
-def cancel(session: StudioSession) -> str:
+def cancel(session: StudioSession) -> None:
+    """Ask the running job to stop; the notice says so. Returns nothing, so a page handler never writes
+    its own message over the flow's final "cancelled" notice, which can come before the handler returns."""
     job = session.job
     if job is None or job.state.finished:
-        return "nothing is running"
+        session.info("nothing is running")
+        return
+    session.info("cancelling at the next step…")     # before the job can hear it and report "cancelled"
     job.cancel()
-    return "cancelling at the next step…"
 
 
 def clip_frame_ids(num_available: int, wanted: int) -> np.ndarray:
@@ -283,8 +286,14 @@ def run_cycle(session: StudioSession, service: EngineService, *, num_sources: in
     def done(job: Job) -> str:
         r = job.result
         extra = {"rotation error (°)": r["rot_err_deg"], "translation error (°)": r["trans_err_deg"],
-                 "ATE": r["ATE"], "mean PSNR (dB)": r["mean_psnr"], "mean SSIM": r["mean_ssim"],
+                 "ATE": r["ATE"],
+                 # The control: a model that ignores its input passes the cycle test but not this one.
+                 "rotation error along another trajectory (°)": r["other_rot_err_deg"],
+                 "… if the clip were ignored (°)": r["other_ignoring_input_rot_err_deg"],
+                 "mean PSNR (dB), sources excluded": r["mean_psnr"], "mean SSIM, sources excluded": r["mean_ssim"],
                  "source frames": [int(ids[i]) for i in r["source_frames"]]}
+        if r["warnings"]:
+            extra["⚠ warning"] = " ".join(r["warnings"])
         cmp = GroundTruthComparison(ids, r["original_frames"], r["regenerated_frames"],
                                     np.where(np.isfinite(r["psnr"]), r["psnr"], 100.0), r["ssim"],
                                     f"cycle: regenerated from frames {extra['source frames']} along the predicted "
@@ -295,7 +304,8 @@ def run_cycle(session: StudioSession, service: EngineService, *, num_sources: in
         session.cycle = cmp
         session.notify("compare")
         return (f"cycle: trajectory error {r['rot_err_deg']:.2f}° rotation / {r['trans_err_deg']:.2f}° translation, "
-                f"regenerated frames {r['mean_psnr']:.2f} dB PSNR, SSIM {r['mean_ssim']:.3f}")
+                f"regenerated frames {r['mean_psnr']:.2f} dB PSNR, SSIM {r['mean_ssim']:.3f}"
+                + "".join(f". ⚠ {w}" for w in r["warnings"]))
 
     yield from _run(session, service, "cycle", task, done)
 

@@ -167,12 +167,28 @@ def test_cancel_stops_the_job_and_keeps_results(service, fake, session):
     flow = workflows.generate_video(session, service, steps=50)
     first = next(flow)
     assert not first.finished
-    assert workflows.cancel(session).startswith("cancelling")
+    workflows.cancel(session)
+    assert session.notice.text.startswith("cancelling")
     fake.hold.set()
     rest = list(flow)
     assert "cancelled" in rest[-1].text and session.generation is None
     assert session.job.state == JobState.CANCELLED and session.notice.level == "warning"
-    assert workflows.cancel(session) == "nothing is running"
+    workflows.cancel(session)
+    assert session.notice.text == "nothing is running"
+
+
+def test_cancelling_never_overwrites_the_final_cancelled_notice(service, fake, session):
+    """The flow can report "cancelled" before the page's cancel handler returns (a loaded machine): the
+    handler's message must not then replace it (the page showed "cancelling..." after the job had stopped)."""
+    fake.hold.clear()
+    flow = workflows.generate_video(session, service, steps=50)
+    next(flow)
+    message = workflows.cancel(session)             # what a page handler would show once it returns ...
+    fake.hold.set()
+    list(flow)                                      # ... which can be after the flow has finished
+    if message:
+        session.ok(message)
+    assert "cancelled" in session.notice.text and "earlier results are kept" in session.notice.text
 
 
 def test_one_job_per_session_at_a_time(service, fake, session):

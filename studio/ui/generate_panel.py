@@ -11,8 +11,10 @@ from .page import Page
 
 
 def build(page: Page) -> None:
+    # No file_types filter: the browser would refuse other files with a passing pop-up only; the server's
+    # check puts the reason in the message line instead.
     page.photo_upload = gr.File(label="Photos (one or more: png, jpg, ...)", file_count="multiple",
-                                file_types=["image"], elem_id="photo-upload")
+                                elem_id="photo-upload")
     page.photo_preview = gr.Image(label="input photos", interactive=False, height=110, elem_id="photo-preview",
                                   format="png")
     page.photo_position = gr.Radio([("first frame", "first"), ("middle frame", "middle"), ("last frame", "last")],

@@ -84,6 +84,7 @@ class Page:
         def handler(*args: Any) -> dict:
             *inputs, request = args
             live = self.registry.get(request)
+            live.session.clear_error()      # the message line shows this action's outcome, not an old error
             try:
                 msg = fn(live, *inputs)
             except (ValueError, PathError) as exc:
