@@ -85,6 +85,7 @@ def per_frame_error_figure(rot_err_deg: np.ndarray, trans_err: np.ndarray, frame
 
 
 def image_metrics_figure(psnr: np.ndarray, ssim: np.ndarray, *, title: str = "generated vs ground truth") -> Figure:
+    """Per-frame PSNR (T,) dB and SSIM (T,); NaN marks a frame that is not scored (the input photo)."""
     fig = Figure(figsize=(7.2, 2.6), dpi=90, layout="constrained")
     ax = fig.subplots()
     x = np.arange(len(psnr))
@@ -94,8 +95,11 @@ def image_metrics_figure(psnr: np.ndarray, ssim: np.ndarray, *, title: str = "ge
     ax2 = ax.twinx()
     ax2.plot(x, ssim, "s--", color="tab:purple", ms=3)
     ax2.set_ylabel("SSIM", fontsize=8, color="tab:purple")
-    ax2.set_ylim(min(0.0, float(np.min(ssim)) - 0.05), 1.0)
-    ax.set_title(f"{title}: mean PSNR {np.mean(psnr):.2f} dB, mean SSIM {np.mean(ssim):.3f}", fontsize=9)
+    ax2.set_ylim(min(0.0, float(np.nanmin(ssim)) - 0.05), 1.0)
+    scored = np.isfinite(psnr)          # NaN: the input frame itself, not scored
+    note = "" if scored.all() else f" ({int((~scored).sum())} input frame(s) left out)"
+    ax.set_title(f"{title}: mean PSNR {np.mean(psnr[scored]):.2f} dB, mean SSIM {np.nanmean(ssim):.3f}{note}",
+                 fontsize=9)
     ax.grid(alpha=0.3)
     for a in (ax, ax2):
         a.tick_params(labelsize=7)

@@ -90,6 +90,7 @@ class GroundTruthComparison:
     label: str = "generated along the ground-truth cameras"
     extra: dict = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    source_index: int | None = None     # the frame that is the input photo itself (no scores: NaN)
 
 
 class StudioSession:

@@ -137,9 +137,12 @@ def comparison_caption(cmp: GroundTruthComparison | None, j: int) -> str:
     if cmp is None:
         return "No comparison yet."
     j = int(min(max(j, 0), len(cmp.generated) - 1))
-    return (f"{cmp.label}. Frame {j + 1}/{len(cmp.generated)} (clip frame {int(cmp.frame_ids[j])}): "
-            f"PSNR {cmp.psnr[j]:.2f} dB, SSIM {cmp.ssim[j]:.3f}. Left: ground truth · middle: generated"
-            " · right (difference view): |difference| x3")
+    head = f"{cmp.label}. Frame {j + 1}/{len(cmp.generated)} (clip frame {int(cmp.frame_ids[j])}): "
+    if j == cmp.source_index:
+        return head + ("the input photo, as given to the model (not generated, so not scored). Left: ground "
+                       "truth · middle: the input photo · right (difference view): |difference| x3")
+    return head + (f"PSNR {cmp.psnr[j]:.2f} dB, SSIM {cmp.ssim[j]:.3f}. Left: ground truth · middle: generated"
+                   " · right (difference view): |difference| x3")
 
 
 def comparison_plot(cmp: GroundTruthComparison | None) -> Figure | None:

@@ -249,19 +249,25 @@ def compare_with_ground_truth(session: StudioSession, service: EngineService, *,
         return eng.generate_stream([photo], cams, steps=steps, seed=seed, source_frames=position, cancel=token)
 
     def done(job: Job) -> str:
-        generated = job.result
+        generated = np.array(job.result)
         H, W = generated.shape[1:3]
         reference = fit_to_grid(clip.frames[ids], H, W)
         m = frame_metrics(generated, reference)
+        # The source frame is the photo the model was given, not a result: show that photo there (the model's
+        # redrawing of it is not the input) and leave it out of the scores.
+        generated[src] = fit_to_grid(photo[None], H, W)[0]
+        m["psnr"][src] = m["ssim"][src] = np.nan
         cmp = GroundTruthComparison(ids, reference, generated, m["psnr"], m["ssim"],
-                                    f"generated from frame {int(ids[src])} along the ground-truth cameras")
+                                    f"generated from frame {int(ids[src])} along the ground-truth cameras",
+                                    source_index=src)
         out = session.work_dir / f"compare-{job.id}"
         side = np.concatenate([reference, generated], axis=2)
         cmp.files = [write_video(side, out / "ground_truth_vs_generated.mp4", fps=clip.fps, size=384)]
         session.comparison = cmp
         session.notify("compare")
-        return (f"compared {len(ids)} frames: mean PSNR {_mean(m['psnr']):.2f} dB, mean SSIM {np.mean(m['ssim']):.3f}"
-                f" (frame {int(ids[src])} was the input)")
+        return (f"compared {len(ids) - 1} generated frames: mean PSNR {_mean(m['psnr']):.2f} dB, mean SSIM "
+                f"{np.nanmean(m['ssim']):.3f} (frame {int(ids[src])} is the input photo, shown as given and left "
+                "out of the means)")
 
     yield from _run(session, service, "compare", task, done)
 

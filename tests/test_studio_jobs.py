@@ -242,3 +242,31 @@ def test_comparison_needs_ground_truth(service, session):
     session.clip = Clip("c", np.zeros((9, 8, 8, 3), np.uint8))
     assert "no ground-truth cameras" in run(workflows.compare_with_ground_truth(session, service))[0].text
 
+
+
+@pytest.mark.parametrize("position", ["first", "middle"])
+def test_comparison_shows_the_real_input_photo_at_the_source_frame(service, session, position):
+    """The engine's redrawing of the source frame is not the input: the Compare tab shows the photo itself there,
+    says so, and leaves it out of the scores."""
+    from studio import views
+    from studio.media import fit_to_grid
+
+    rng = np.random.default_rng(3)
+    session.clip = Clip("c", rng.integers(0, 255, (9, 20, 24, 3), dtype=np.uint8))
+    session.clip_gt = Cameras.from_fov(torch.eye(4, dtype=torch.float64).expand(9, 4, 4).clone(), fov_y_deg=50.0,
+                                       width=24, height=20)
+    session.clip_gt.c2w[:, 0, 3] = torch.linspace(0, 1, 9, dtype=torch.float64)
+    session.set_photo_position(position)
+    updates = run(workflows.compare_with_ground_truth(session, service, steps=2))
+    assert updates[-1].ok and "8 generated frames" in updates[-1].text
+    cmp = session.comparison
+    src = 0 if position == "first" else 4
+    assert cmp.source_index == src
+    photo = fit_to_grid(session.clip.frames[[src]], 16, 16)[0]
+    assert np.array_equal(cmp.generated[src], photo)                   # the input, not the engine's frame (200s)
+    assert np.all(cmp.generated[src - 1 if src else 1] == 200)         # the other frames are the engine's
+    assert np.isnan(cmp.psnr[src]) and np.isnan(cmp.ssim[src])
+    assert np.isfinite(np.delete(cmp.psnr, src)).all()
+    assert "the input photo" in views.comparison_caption(cmp, src)
+    assert "PSNR" in views.comparison_caption(cmp, (src + 1) % 9)
+    views.comparison_plot(cmp)                                         # NaN-aware means: draws without warnings
