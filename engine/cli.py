@@ -121,6 +121,12 @@ def cmd_cycle(args: argparse.Namespace) -> int:
     if args.out:
         Path(args.out).write_text(text + "\n")
     print(text)
+    print(f"cycle error {rep['rot_err_deg']:.2f} deg rotation along the predicted trajectory, "
+          f"{rep['other_rot_err_deg']:.2f} deg along another (ignoring the clip would give "
+          f"{rep['other_ignoring_input_rot_err_deg']:.2f} deg); regenerated frames {rep['mean_psnr']:.2f} dB PSNR, "
+          f"SSIM {rep['mean_ssim']:.3f} (source frames {rep['source_frames']} excluded)", file=sys.stderr)
+    for warning in rep["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

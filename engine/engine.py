@@ -304,7 +304,12 @@ class Engine:
                      cancel: CancelToken | None = None) -> Iterator[ProgressEvent]:
         """The paper's self-consistency test: predict the clip's trajectory, regenerate the clip from
         ``num_sources`` of its frames along that trajectory, predict the regenerated clip's trajectory,
-        and compare trajectories (rotation / translation errors) and frames (PSNR / SSIM)."""
+        and compare trajectories (rotation / translation errors) and frames (PSNR / SSIM, source frames
+        excluded). A control regenerates the clip from its first frame along another trajectory (the
+        prediction plus a pan) and predicts again: a model whose poses ignore the video fails it, and the
+        report flags that. Keys: docs/metrics.md, "Cycle self-consistency"."""
+        from .evaluate.cycle_metrics import generated_frame_quality, other_trajectory, other_trajectory_check
+
         pose_steps = _steps(pose_steps, "pose_steps", self.config.sampler.pose_steps)
         video_steps = _steps(video_steps, "video_steps", self.config.sampler.video_steps)
         seed = _seed(seed)
@@ -313,27 +318,40 @@ class Engine:
         T = x.shape[0]
         if num_sources > T:
             raise ValueError(f"num_sources must be at most the clip's {T} frames, got {num_sources}")
+        method = self.config.sampler.method
         pred: PoseResult = yield from _as_stage(
-            estimate_poses_events(self.pipe, x, steps=pose_steps, seed=seed, cancel=cancel), "1/3 poses")
+            estimate_poses_events(self.pipe, x, steps=pose_steps, seed=seed, cancel=cancel), "1/5 poses")
         src = [int(i) for i in np.round(np.linspace(0, T - 1, num_sources))]
         frames = yield from _as_stage(
-            generate_events(self.pipe, x[src], pred.cameras, src, seed=seed, cancel=cancel,
-                            steps=video_steps, method=self.config.sampler.method),
-            "2/3 regenerate")
-        regen = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2).to(self.dtype) / 127.5 - 1.0
+            generate_events(self.pipe, x[src], pred.cameras, src, seed=seed, cancel=cancel, steps=video_steps,
+                            method=method), "2/5 regenerate")
         again: PoseResult = yield from _as_stage(
-            estimate_poses_events(self.pipe, regen, steps=pose_steps, seed=seed, cancel=cancel),
-            "3/3 poses of the regenerated clip")
+            estimate_poses_events(self.pipe, self._uint8_to_model(frames), steps=pose_steps, seed=seed,
+                                  cancel=cancel), "3/5 poses of the regenerated clip")
+        other = other_trajectory(pred.cameras)
+        other_frames = yield from _as_stage(
+            generate_events(self.pipe, x[:1], other, [0], seed=seed, cancel=cancel, steps=video_steps, method=method),
+            "4/5 regenerate along another trajectory")
+        on_other: PoseResult = yield from _as_stage(
+            estimate_poses_events(self.pipe, self._uint8_to_model(other_frames), steps=pose_steps, seed=seed,
+                                  cancel=cancel), "5/5 poses of that clip")
         original = tensor_to_uint8(x.float())
         img = frame_metrics(frames, original)
+        mean_psnr, mean_ssim = generated_frame_quality(img["psnr"], img["ssim"], src)
         poses = pose_metrics(again.cameras, pred.cameras)
+        control = other_trajectory_check(pred.cameras, other, on_other.cameras, poses["mean_rot_err_deg"])
         report = {"source_frames": src, "predicted": pred.cameras, "regenerated_poses": again.cameras,
                   "regenerated_frames": frames, "original_frames": original,
                   "rot_err_deg": poses["mean_rot_err_deg"], "trans_err_deg": poses["mean_trans_err_deg"],
                   "ATE": poses["ATE"], "psnr": img["psnr"], "ssim": img["ssim"],
-                  "mean_psnr": float(np.mean(img["psnr"][np.isfinite(img["psnr"])])) if np.isfinite(img["psnr"]).any()
-                  else float("inf"), "mean_ssim": float(np.mean(img["ssim"])), "notes": pred.notes + again.notes}
+                  "mean_psnr": mean_psnr, "mean_ssim": mean_ssim,
+                  "other_trajectory": other, "other_frames": other_frames, "other_poses": on_other.cameras,
+                  **control, "notes": pred.notes + again.notes}
         yield ProgressEvent("cycle", "done", result=report)
+
+    def _uint8_to_model(self, frames: np.ndarray) -> torch.Tensor:
+        """Generated frames (T, H, W, 3) uint8 -> model input (T, 3, H, W) in [-1, 1]."""
+        return torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2).to(self.dtype) / 127.5 - 1.0
 
     def cycle(self, video: FramesLike, num_sources: int = 3, **kw: Any) -> dict[str, Any]:
         return _run(self.cycle_stream(video, num_sources, **kw))

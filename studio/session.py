@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from geometry import Cameras, Keyframe
+from geometry import Cameras, Keyframe, invert_pose
 
 from .camera_path import CameraPath, PathError, PathSettings
 from .config import StudioConfig
@@ -233,26 +233,64 @@ class StudioSession:
 
     def set_photos(self, files) -> str:
         photos = load_photos(files, self.config)
-        self.photos = photos
-        self.photo_names = [Path(f if isinstance(f, (str, Path)) else f.name).name
-                            for f in (files if isinstance(files, list) else [files])]
-        self.notify("photos")
+        names = [Path(f if isinstance(f, (str, Path)) else f.name).name
+                 for f in (files if isinstance(files, list) else [files])]
+        self.set_photo_arrays(photos, names)
         return f"{len(photos)} photo(s) ready: {', '.join(self.photo_names)}"
 
     def set_photo_arrays(self, photos: list[np.ndarray], names: list[str]) -> None:
+        same = len(photos) == len(self.photos) and all(np.array_equal(a, b) for a, b in zip(photos, self.photos))
         self.photos, self.photo_names = list(photos), list(names)
+        if not same:
+            self._drop_generation()
         self.notify("photos")
 
     def set_photo_position(self, position: str) -> None:
         if position not in ("first", "middle", "last"):
             raise ValueError(f"the photo position must be first, middle or last, got {position!r}")
+        if position != self.photo_position:
+            self._drop_generation()
         self.photo_position = position
         self.notify("photos")
 
     def set_clip(self, files) -> str:
         clip = load_clip(files, self.config, min_frames=2)
-        self.clip, self.clip_gt = clip, None
+        self._use_clip(clip, None)
         return f"clip {clip.name}: {clip.num_frames} frames of {clip.size[0]}x{clip.size[1]}"
+
+    # ---- results whose source changed ---------------------------------------------------------------------
+    # A result is drawn where its inputs were: when the inputs change it no longer belongs in the 3D view or the
+    # plots, so it goes (its downloads stay in the page's file boxes until the next run).
+
+    def _drop_generation(self) -> None:
+        if self.generation is not None:
+            self.generation = None
+            self.notify("generation")
+
+    def _use_clip(self, clip: Clip | None, gt: Cameras | None) -> None:
+        """A new clip (and its ground truth): predictions and comparisons of the old one go."""
+        self.clip, self.clip_gt = clip, gt
+        stale = self.estimate is not None or self.comparison is not None or self.cycle is not None
+        self.estimate = self.comparison = self.cycle = None
+        if stale:
+            self.notify("estimate")
+            self.notify("compare")
+
+    def photo_camera(self) -> torch.Tensor:
+        """(4, 4) c2w of where the (first) photo sits: the path's camera at the source frame, else the origin
+        (the viewport draws the photo there too)."""
+        cams = self.path.try_cameras()
+        if cams is None:
+            return torch.eye(4, dtype=torch.float64)
+        return cams.c2w[self.source_frame(len(cams))].double()
+
+    @staticmethod
+    def placed_at(cams: Cameras, source_frame: int, photo_c2w: torch.Tensor) -> Cameras:
+        """A predicted trajectory (N,) moved rigidly so that its ``source_frame`` camera is the photo's camera:
+        ``c2w_k -> photo_c2w @ inv(c2w_src) @ c2w_k`` (its own scale kept; raxel units are not scene units)."""
+        c2w = cams.c2w.detach().double().cpu()
+        move = photo_c2w.double() @ invert_pose(c2w[source_frame])
+        return cams.with_poses((move @ c2w).to(cams.c2w))
 
     def set_ground_truth(self, files) -> str:
         if self.clip is None:
@@ -288,7 +326,8 @@ class StudioSession:
             gt = load_camera_file(example.cameras, self.config, width=w, height=h, expected=clip.num_frames)
         if example.preview is not None:
             scene = load_scene_context(example.preview, example.title)
-        self.example, self.clip, self.clip_gt, self.scene = example, clip, gt, scene
+        self.example, self.scene = example, scene
+        self._use_clip(clip, gt)
         parts = [example.title]
         if clip is not None:
             self.set_photo_arrays([clip.frames[0]], [f"{example.title} frame 0"])
@@ -301,6 +340,9 @@ class StudioSession:
             parts.append("ground-truth path loaded")
         elif scene is not None and scene.bounds is not None:
             self.look_at_point = scene.bounds.mean(0).astype(np.float64)
+            self.notify("look_at")
+        else:                                   # nothing to aim at: the old example's point must not stay
+            self.look_at_point = DEFAULT_LOOK_AT.copy()
             self.notify("look_at")
         if example.look_at is not None:
             self.look_at_point = np.asarray(example.look_at, dtype=np.float64)

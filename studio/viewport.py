@@ -488,10 +488,7 @@ class Viewport:
     def _draw_generation(self) -> None:
         gen, add = self.session.generation, {}
         if gen is not None:
-            cams = gen.cameras
-            if gen.mode == "path":
-                path_cams = self.session.path.try_cameras()
-                cams = path_cams if path_cams is not None and len(path_cams) == len(gen.frames) else cams
+            cams = gen.cameras      # where the frames were made (an edited path does not move them)
             color = COLORS["joint"] if gen.mode == "joint" else COLORS["spline"]
             add = self._textured_frustums("/generated", cams, list(gen.frames), [color] * len(gen.frames),
                                           0.8 * self.scale, on_click=lambda j: self._fly_to(cams, j))

@@ -130,6 +130,8 @@ def generate_video(session: StudioSession, service: EngineService, *, joint: boo
     photos, position = list(session.photos), session.photo_position
     T = session.path.settings.num_frames
     fps = session.path.settings.fps
+    source = session.source_frame(T)
+    photo_c2w = session.photo_camera()          # where the photo sits now: the joint path starts from it
     if joint:
         def task(eng, token):
             return eng.generate_joint_stream(photos, T, steps=steps, ray_steps=steps, seed=seed,
@@ -146,16 +148,17 @@ def generate_video(session: StudioSession, service: EngineService, *, joint: boo
             return eng.generate_stream(photos, cams, steps=steps, seed=seed, source_frames=position, cancel=token)
 
     def done(job: Job) -> str:
-        if joint:
-            frames, out_cams = job.result.frames, job.result.poses.cameras
+        if joint:   # predicted in the photo's own frame: place it where the photo is, not at the world origin
+            frames = job.result.frames
+            out_cams = session.placed_at(job.result.poses.cameras, source, photo_c2w)
         else:
             frames, out_cams = job.result, cams
         out = session.work_dir / f"generation-{job.id}"
         files = [write_video(frames, out / "video.mp4", fps=fps), write_video(frames, out / "video.gif", fps=fps),
                  export_cameras(out_cams, out / "trajectory.json", fps=fps,
                                 meta={"task": "generate_joint" if joint else "generate", "steps": steps})]
-        session.generation = GenerationResult(frames, out_cams, "joint" if joint else "path",
-                                              [session.source_frame(len(frames))], job.elapsed, steps, files)
+        session.generation = GenerationResult(frames, out_cams, "joint" if joint else "path", [source],
+                                              job.elapsed, steps, files)
         session.notify("generation")
         how = "jointly with its camera path" if joint else "along the path"
         return f"generated {len(frames)} frames {how} in {job.elapsed:.1f} s ({steps} steps)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -270,3 +271,52 @@ def test_comparison_shows_the_real_input_photo_at_the_source_frame(service, sess
     assert "the input photo" in views.comparison_caption(cmp, src)
     assert "PSNR" in views.comparison_caption(cmp, (src + 1) % 9)
     views.comparison_plot(cmp)                                         # NaN-aware means: draws without warnings
+
+
+def test_joint_path_starts_from_the_photos_camera(service, session):
+    """The joint prediction is in the photo's own frame: it is drawn from where the photo sits (the path's
+    camera at the source frame), not from the world origin."""
+    session.set_photo_position("middle")
+    photo_c2w = session.path.cameras().c2w[4]
+    assert not torch.allclose(photo_c2w, torch.eye(4, dtype=torch.float64))
+    assert run(workflows.generate_video(session, service, joint=True, steps=2))[-1].ok
+    cams = session.generation.cameras
+    assert torch.allclose(cams.c2w[4], photo_c2w, atol=1e-9)
+    # the predicted motion is kept: fake frames step 1 unit along the photo camera's own x axis
+    step = cams.centers[5] - cams.centers[4]
+    assert torch.allclose(step, photo_c2w[:3, 0], atol=1e-9)
+
+
+def test_new_inputs_clear_the_overlays_they_made_stale(service, session):
+    from studio.gallery import Example
+
+    assert run(workflows.generate_video(session, service, joint=True, steps=2))[-1].ok
+    session.clip = Clip("old", np.random.default_rng(0).integers(0, 255, (9, 20, 24, 3), dtype=np.uint8))
+    assert run(workflows.estimate_clip(session, service, steps=2))[-1].ok
+    session.set_look_at([5.0, -3.0, 7.0])
+    heard = []
+    session.subscribe(heard.append)
+    re10k = Path(__file__).parent / "data" / "re10k"
+    session.load_example(Example("c", "a clip", "", re10k / "0c9b371cc6225682.mp4", re10k / "0c9b371cc6225682.txt",
+                                 None, "clip"))
+    assert session.generation is None and session.estimate is None          # made from the old photo / clip
+    assert {"generation", "estimate", "look_at"} <= set(heard)              # so the view redraws those layers
+    assert not np.allclose(session.look_at_point, [5.0, -3.0, 7.0])
+    assert "joint prediction" not in _plot_labels(session)
+    # a scene-less example without cameras leaves no old look-at point either
+    session.load_example(Example("s", "a photo", "", re10k / "0c9b371cc6225682.mp4", None, None, "clip"))
+    assert np.allclose(session.look_at_point, [0.0, 0.0, 2.0])
+
+
+def test_the_same_photo_again_keeps_the_result(service, session):
+    assert run(workflows.generate_video(session, service, steps=2))[-1].ok
+    session.set_photo_arrays([p.copy() for p in session.photos], ["again.png"])
+    session.set_photo_position("first")
+    assert session.generation is not None
+
+
+def _plot_labels(session) -> list[str]:
+    from studio import views
+
+    fig = views.trajectory_plot(session)
+    return [line.get_label() for ax in fig.axes for line in ax.get_lines()]

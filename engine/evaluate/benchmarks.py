@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from engine.config import ClipConfig
-from engine.media import frames_to_tensor, resize_center_crop, select_frames, tensor_to_uint8
+from engine.media import IMAGE_SUFFIXES, frames_to_tensor, resize_center_crop, select_frames, tensor_to_uint8
 from geometry import Cameras
 
 PROCEDURAL_STYLES = ("re10k", "dl3dv")
@@ -47,6 +47,19 @@ def procedural_clips(clip: ClipConfig, num_clips: int, *, supersample: int = 2) 
     return out
 
 
+def count_frames(source: Path) -> int:
+    """Frames of a video file (counted by ffmpeg, exact) or images in a frame folder."""
+    import imageio.v2 as iio2
+
+    if source.is_dir():
+        return sum(1 for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    try:
+        with iio2.get_reader(source, format="FFMPEG") as reader:
+            return reader.count_frames()
+    except Exception as exc:  # ffmpeg reports corrupt files through several exception types
+        raise ValueError(f"{source}: cannot count its frames ({type(exc).__name__}: {exc})") from exc
+
+
 def re10k_clips(root: str | Path, clip: ClipConfig, num_clips: int) -> list[EvalClip]:
     from engine.data import Re10kClips
     from engine.data.real_clips import read_frames
@@ -56,6 +69,14 @@ def re10k_clips(root: str | Path, clip: ClipConfig, num_clips: int) -> list[Eval
     out = []
     for entry in ds._discover()[:num_clips]:
         cams = load_re10k(entry.poses, width=1, height=1)
+        # Poses are paired with frames by row number: a count mismatch would score the wrong frames.
+        n_frames = count_frames(entry.frames)
+        if n_frames != len(cams):
+            raise ValueError(f"{entry.frames} has {n_frames} frames but {entry.poses} has {len(cams)} pose rows; "
+                             "they must match one to one")
+        if len(cams) < clip.num_frames:
+            raise ValueError(f"{entry.poses} (and {entry.frames}): {len(cams)} frames, the model needs "
+                             f"{clip.num_frames}")
         idx = select_frames(len(cams), clip.num_frames)
         frames = read_frames(entry.frames, idx)
         h0, w0 = frames.shape[1:3]
