@@ -156,5 +156,6 @@ def cycle_table(s: StudioSession) -> list[list]:
         return []
     out = []
     for k, v in s.cycle.extra.items():
-        out.append([k, ", ".join(map(str, v)) if isinstance(v, list) else f"{v:.4g}"])
+        text = v if isinstance(v, str) else ", ".join(map(str, v)) if isinstance(v, list) else f"{v:.4g}"
+        out.append([k, text])
     return out

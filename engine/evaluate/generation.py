@@ -15,13 +15,10 @@ import numpy as np
 from engine.image_metrics import frame_metrics
 from geometry.metrics import pose_metrics
 
+from .cycle_metrics import generated_frame_quality
+
 COLUMNS = ("clip", "style", "psnr", "ssim", "adherence_rot_err_deg", "adherence_trans_err_deg",
            "adherence_RRA@30", "adherence_ATE", "sec_per_clip")
-
-
-def _mean_finite(x: np.ndarray) -> float:
-    x = np.asarray(x, dtype=np.float64)
-    return float(x[np.isfinite(x)].mean()) if np.isfinite(x).any() else float("inf")
 
 
 def evaluate_generation(engine, clips, *, video_steps: int | None = None, pose_steps: int = 2,
@@ -37,8 +34,9 @@ def evaluate_generation(engine, clips, *, video_steps: int | None = None, pose_s
         img = frame_metrics(frames, clip.frames)
         again = engine.estimate_poses(frames, steps=pose_steps, seed=seed)
         m = pose_metrics(again, clip.cameras)
-        rows.append({"clip": clip.id, "style": clip.label, "psnr": _mean_finite(img["psnr"][1:]),
-                     "ssim": float(img["ssim"][1:].mean()), "adherence_rot_err_deg": m["mean_rot_err_deg"],
+        psnr, ssim = generated_frame_quality(img["psnr"], img["ssim"], source_frames=[0])
+        rows.append({"clip": clip.id, "style": clip.label, "psnr": psnr, "ssim": ssim,
+                     "adherence_rot_err_deg": m["mean_rot_err_deg"],
                      "adherence_trans_err_deg": m["mean_trans_err_deg"], "adherence_RRA@30": m["RRA@30"],
                      "adherence_ATE": m["ATE"], "sec_per_clip": seconds})
     return rows
