@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import warn
-from .file_checks import Fail, checked_intrinsics
+from .file_checks import Fail, checked_image_size, checked_intrinsics
 
 # model name -> (parameter names in COLMAP's order, how many leading ones are fx fy cx cy / f cx cy)
 CAMERA_MODEL_PARAMS: dict[str, tuple[str, ...]] = {
@@ -38,8 +38,7 @@ def colmap_camera(model: str, width: int, height: int, params: list[float], fail
                    "(undistort fisheye models with COLMAP first)")
     if len(params) != len(names):
         raise fail(f"camera model {model} takes {len(names)} parameters ({' '.join(names)}), got {len(params)}")
-    if width <= 0 or height <= 0:
-        raise fail(f"image size must be positive, got {width}x{height}")
+    checked_image_size(width, height, fail)
     values = dict(zip(names, params))
     fx = values.get("fx", values.get("f"))
     fy = values.get("fy", values.get("f"))

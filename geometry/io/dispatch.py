@@ -9,6 +9,7 @@ from typing import Any, Literal
 from ..cameras import Cameras
 from .colmap import COLMAP_FILE_NAMES, load_colmap, save_colmap
 from .errors import CameraFileError
+from .file_checks import checked_image_size
 from .nerf_transforms import save_transforms, transforms_from_json
 from .nerfstudio_path import nerfstudio_path_from_json, save_nerfstudio_path
 from .re10k import load_re10k, save_re10k
@@ -20,6 +21,11 @@ FORMATS: tuple[str, ...] = ("re10k", "colmap", "transforms", "nerfstudio_path", 
 
 # How much of a .txt file to peek at to tell a COLMAP model file from a RealEstate10K file.
 _SNIFF_BYTES = 4096
+
+# The JSON formats and the keys that identify them, for messages when a document fits none well.
+_JSON_FORMATS = {"trajectory": ("a raxel-studio trajectory", f'"format": "{TRAJECTORY_FORMAT}"'),
+                 "nerfstudio_path": ("a nerfstudio camera path", '"camera_path"'),
+                 "transforms": ("a transforms.json", '"frames" with "transform_matrix"')}
 
 
 def load_cameras(path: str | Path, *, width: int | None = None, height: int | None = None,
@@ -34,13 +40,37 @@ def load_cameras(path: str | Path, *, width: int | None = None, height: int | No
     """
     if (width is None) != (height is None):
         raise ValueError("load_cameras: pass both width and height, or neither")
+    if width is not None:
+        checked_image_size(width, height, lambda m: ValueError(f"load_cameras: width= / height=: {m}"))
     path = Path(path)
     if format is not None and format not in FORMATS:
         raise ValueError(f"load_cameras: unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     doc = None
     if format in (None, "transforms", "nerfstudio_path", "trajectory") and path.suffix.lower() == ".json":
         doc = read_json(path)  # parsed once, both to detect the format and to load it
-    fmt = format or (json_format(doc, path) if doc is not None else detect_format(path))
+    if format is not None:
+        fmt, why = format, None
+    elif doc is not None:
+        fmt, why = _json_format(doc, path)
+    else:
+        fmt, why = detect_format(path), None
+    try:
+        cameras = _read(path, doc, fmt, width, height)
+    except CameraFileError as exc:
+        if why is None:
+            raise
+        # The format was guessed from the keys: say so, and which formats exist, so a file that is one
+        # format with a key missing is not reported only as a broken file of another.
+        others = ", ".join(f"{label} ({keys})" for name, (label, keys) in _JSON_FORMATS.items() if name != fmt)
+        raise CameraFileError(exc.path, f"{exc.reason} (read as {_JSON_FORMATS[fmt][0]} because {why}; also tried "
+                                        f"{others})",
+                              line=exc.line, column=exc.column, key=exc.key) from None
+    if width is not None and height is not None and (cameras.width, cameras.height) != (width, height):
+        cameras = cameras.resized(width, height)
+    return cameras
+
+
+def _read(path: Path, doc: Any, fmt: str, width: int | None, height: int | None) -> Cameras:
     if fmt == "re10k":
         cameras = load_re10k(path, width=width, height=height)
     elif fmt == "colmap":
@@ -53,8 +83,6 @@ def load_cameras(path: str | Path, *, width: int | None = None, height: int | No
             cameras = nerfstudio_path_from_json(doc, path)
         else:
             cameras = trajectory_from_json(doc, path)["cameras"]
-    if width is not None and height is not None and (cameras.width, cameras.height) != (width, height):
-        cameras = cameras.resized(width, height)
     return cameras
 
 
@@ -94,22 +122,31 @@ def detect_format(path: str | Path) -> str:
 
 def json_format(doc: Any, path: str | Path) -> str:
     """Which JSON camera format a parsed document is: by its keys, else by a telling file name."""
+    return _json_format(doc, path)[0]
+
+
+def _json_format(doc: Any, path: str | Path) -> tuple[str, str]:
+    """(format, why it was guessed) of a parsed JSON document; the reason is None when a key names it."""
     if isinstance(doc, dict):
-        if doc.get("format") == TRAJECTORY_FORMAT or ("format" in doc and "frames" in doc and "version" in doc):
-            return "trajectory"
+        if doc.get("format") == TRAJECTORY_FORMAT:
+            return "trajectory", None
+        if "format" in doc and "frames" in doc and "version" in doc:
+            return "trajectory", 'it has "format", "version" and "frames"'
         if "camera_path" in doc:
-            return "nerfstudio_path"
+            return "nerfstudio_path", None
         if "frames" in doc:
-            return "transforms"
+            first = doc["frames"][0] if isinstance(doc["frames"], list) and doc["frames"] else None
+            if isinstance(first, dict) and "c2w" in first and "transform_matrix" not in first:
+                return "trajectory", 'its frames hold "c2w"'
+            return "transforms", 'it has "frames"'
     # Content gave no answer: trust a telling file name, so the reader can say which key is missing.
     name = Path(path).name.lower()
     if isinstance(doc, dict) and "transforms" in name:
-        return "transforms"
+        return "transforms", 'its name contains "transforms"'
     if isinstance(doc, dict) and "camera_path" in name:
-        return "nerfstudio_path"
-    raise CameraFileError(path, "JSON file is not a known camera format: expected a raxel-studio trajectory "
-                                "(\"format\"), a nerfstudio camera path (\"camera_path\") or a transforms.json "
-                                "(\"frames\")")
+        return "nerfstudio_path", 'its name contains "camera_path"'
+    tried = ", ".join(f"{label} ({keys})" for label, keys in _JSON_FORMATS.values())
+    raise CameraFileError(path, f"JSON file is not a known camera format; tried {tried}")
 
 
 def format_for_saving(path: str | Path) -> str:
@@ -130,6 +167,7 @@ def format_for_saving(path: str | Path) -> str:
         if "camera_path" in name:
             return "nerfstudio_path"
         return "trajectory"
-    raise ValueError(f"{path}: cannot tell the camera format from the extension {suffix!r}; pass format= "
-                     f"(one of {', '.join(FORMATS)})")
+    raise ValueError(f"{path}: cannot tell the camera format from the extension {suffix!r}; use .json (a trajectory, "
+                     f"or *transforms*.json / *camera_path*.json), .txt (RealEstate10K) or a folder (COLMAP), or "
+                     f"pass format= (one of {', '.join(FORMATS)})")
 

@@ -21,7 +21,7 @@ import torch
 from ..cameras import Cameras, intrinsics_matrix, scale_intrinsics
 from ..transforms import opencv_to_opengl_c2w, opengl_to_opencv_c2w
 from .errors import warn
-from .file_checks import checked_intrinsics, checked_pose
+from .file_checks import checked_image_size, checked_intrinsics, checked_pose
 from .json_fields import JsonFields, child
 from .reading import read_json
 from .writing import dumps_json, frames_for_writing, warn_if_skewed, write_text_atomic
@@ -130,10 +130,12 @@ def _image_size(fields: JsonFields, value, frame: dict, path, index: int,
                 width: int | None, height: int | None) -> tuple[int, int]:
     w, h = value("w"), value("h")
     if w is not None and h is not None:
-        return fields.integer(*w, positive=True), fields.integer(*h, positive=True)
+        size = fields.integer(*w, positive=True), fields.integer(*h, positive=True)
+        return checked_image_size(*size, lambda m: fields.error(w[1] if "width" in m else h[1], m))
     if width is not None and height is not None:
-        return int(width), int(height)
-    return _size_from_image(fields, frame, path, index)
+        return checked_image_size(width, height, lambda m: ValueError(f"{path}: width= / height=: {m}"))
+    size = _size_from_image(fields, frame, path, index)
+    return checked_image_size(*size, lambda m: fields.error(child("frames", index), f"the frame's image: {m}"))
 
 
 def _size_from_image(fields: JsonFields, frame: dict, path, index: int) -> tuple[int, int]:

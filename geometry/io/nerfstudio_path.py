@@ -24,7 +24,7 @@ from ..cameras import Cameras, focal_to_fov, fov_to_focal, intrinsics_matrix
 from ..transforms import opencv_to_opengl_c2w, opengl_to_opencv_c2w
 from ..validation import as_tensor, check_pose
 from .errors import warn
-from .file_checks import checked_pose
+from .file_checks import checked_image_size, checked_intrinsics, checked_pose
 from .json_fields import JsonFields, child
 from .reading import read_json
 from .writing import dumps_json, frames_for_writing, write_text_atomic
@@ -47,6 +47,7 @@ def nerfstudio_path_from_json(doc: Any, path: str | Path) -> Cameras:
         raise fields.error("camera_type", f"{camera_type!r} cameras are not pinhole; only 'perspective' is supported")
     W = fields.integer(fields.get(root, "render_width", ""), "render_width", positive=True)
     H = fields.integer(fields.get(root, "render_height", ""), "render_height", positive=True)
+    W, H = checked_image_size(W, H, lambda m: fields.error("render_width" if "width" in m else "render_height", m))
     frames = fields.array(fields.get(root, "camera_path", ""), "camera_path")
 
     c2w, fov = [], []
@@ -59,6 +60,8 @@ def nerfstudio_path_from_json(doc: Any, path: str | Path) -> Cameras:
         fov.append(_fov_deg(fields, fields.get(frame, "fov", key), child(key, "fov")))
 
     f = fov_to_focal(torch.deg2rad(torch.tensor(fov, dtype=torch.float64)), H)
+    for i, focal in enumerate(f.tolist()):  # a tiny FOV is a huge focal length
+        checked_intrinsics(focal, focal, W / 2, H / 2, lambda m, k=child(child("camera_path", i), "fov"): fields.error(k, m))
     K = intrinsics_matrix(f, f, torch.full_like(f, W / 2), torch.full_like(f, H / 2))
     fps = _frame_rate(fields, root, len(frames))
     times = None if fps is None else torch.arange(len(frames), dtype=torch.float64) / fps

@@ -22,7 +22,7 @@ import torch
 from ..cameras import Cameras, intrinsics_matrix
 from ..transforms import c2w_to_w2c, w2c_to_c2w
 from .errors import CameraFileError, warn
-from .file_checks import checked_intrinsics, checked_pose
+from .file_checks import checked_image_size, checked_intrinsics, checked_pose
 from .reading import read_text_lines
 from .writing import fmt, frames_for_writing, timestamps_or_frame_times, warn_if_skewed, write_text_atomic
 
@@ -54,6 +54,8 @@ def read_re10k(path: str | Path, *, width: int | None = None, height: int | None
                        for i, (line, _) in enumerate(rows)])
     scale = torch.tensor([width, height, width, height], dtype=torch.float64)
     fx, fy, cx, cy = (table[:, 1:5] * scale).unbind(-1)
+    for (line, _), *pixels in zip(rows, fx.tolist(), fy.tolist(), cx.tolist(), cy.tolist()):
+        checked_intrinsics(*pixels, _at(path, line))  # normalised values were checked; now the pixel ones
     K = intrinsics_matrix(fx, fy, cx, cy)
     cameras = Cameras(w2c_to_c2w(w2c), K, width, height, timestamps=table[:, 0] / 1e6)
     return Re10kClip(cameras, url)
@@ -140,12 +142,13 @@ def _frame_size(path: Path, width: int | None, height: int | None) -> tuple[int,
     """Frame size for pixel intrinsics: given, or read from the sibling video."""
     if (width is None) != (height is None):
         raise ValueError(f"{path}: pass both width and height, or neither")
+    size_error = lambda m: ValueError(f"{path}: {m}")  # noqa: E731
     if width is not None and height is not None:
-        return int(width), int(height)
+        return checked_image_size(width, height, size_error)
     video = path.with_suffix(".mp4")
     if video.is_file():
         from .media_size import video_frame_size
-        return video_frame_size(video)
+        return checked_image_size(*video_frame_size(video), lambda m: ValueError(f"{video}: {m}"))
     raise ValueError(f"{path}: RealEstate10K intrinsics are normalised by the frame size, which the file "
                      f"does not store and no sibling video {video.name} was found; pass width= and height= "
                      "(the size of the frames the cameras belong to)")

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import torch
 
 from ..cameras import Cameras
-from .file_checks import checked_pose
+from .file_checks import MAX_FOCAL_PIXELS, checked_image_size, checked_intrinsics, checked_pose
 from .json_fields import JsonFields, child
 from .reading import read_json
 from .writing import dumps_json, frames_for_writing, write_text_atomic
@@ -42,6 +42,7 @@ def trajectory_from_json(doc: Any, path: str | Path) -> dict[str, Any]:
     version = _checked_header(fields, root)
     W = fields.integer(fields.get(root, "width", ""), "width", positive=True)
     H = fields.integer(fields.get(root, "height", ""), "height", positive=True)
+    W, H = checked_image_size(W, H, lambda m: fields.error("width" if "width" in m else "height", m))
     fps = root.get("fps")
     fps = None if fps is None else fields.number(fps, "fps", positive=True)
     frames = fields.array(fields.get(root, "frames", ""), "frames")
@@ -106,6 +107,9 @@ def save_trajectory(cameras: Cameras, path: str | Path, *, fps: float | None = N
 # ---- pieces ----------------------------------------------------------------------------
 
 def _checked_header(fields: JsonFields, root: dict[str, Any]) -> int:
+    if "format" not in root:
+        raise fields.error("format", f'required key is missing: a raxel-studio trajectory starts with '
+                                     f'"format": "{TRAJECTORY_FORMAT}"')
     fmt = root.get("format")
     if fmt != TRAJECTORY_FORMAT:
         raise fields.error("format", f"expected {TRAJECTORY_FORMAT!r}, got {fmt!r}; not a raxel-studio trajectory")
@@ -122,8 +126,9 @@ def _checked_header(fields: JsonFields, root: dict[str, Any]) -> int:
 def _checked_K(fields: JsonFields, K: torch.Tensor, key: str) -> torch.Tensor:
     if K[1, 0] != 0 or K[2, 0] != 0 or K[2, 1] != 0 or K[2, 2] != 1:
         raise fields.error(key, "K must be [[fx, s, cx], [0, fy, cy], [0, 0, 1]]")
-    if K[0, 0] <= 0 or K[1, 1] <= 0:
-        raise fields.error(key, f"focal lengths must be positive, got fx={float(K[0, 0])}, fy={float(K[1, 1])}")
+    checked_intrinsics(float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2]), lambda m: fields.error(key, m))
+    if abs(float(K[0, 1])) > MAX_FOCAL_PIXELS:
+        raise fields.error(key, f"skew {float(K[0, 1]):.6g} is beyond the {MAX_FOCAL_PIXELS:g} px limit")
     return K
 
 
