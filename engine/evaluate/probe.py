@@ -1,0 +1,188 @@
+"""Does the model read its input? The issue-10 probe: every model figure beside answers that cannot.
+
+    python -m engine.evaluate.probe --checkpoint runs/tiny/checkpoints/step-0002000 --out results/probe.json
+
+On held-out procedural clips (the evaluator's, ``benchmarks.procedural_clips``):
+
+Poses (video clean, rays denoised in ``pose_steps`` steps, reference frame 0)
+    ``rot_err_deg``      mean relative rotation error over frame pairs (``pose_metrics``), pooled over clips
+    ``identity``         the same for the "never turns" answer
+    ``own_other``        mean error of each clip's prediction against its own truth, over the mean error of the
+                         *next* clip's prediction against that truth: 1 for a model that ignores the video
+    ``input_dependence`` spread of the predictions across clips over the truth's (``poses.input_dependence``)
+    ``trans_dir_spread_deg`` / ``truth``: mean angle between the clips' last-frame translation directions (in
+                         their frame 0), predicted and true: a collapsed translation head gives ~0
+Generation (from the first frame along a path)
+    ``psnr_own``         PSNR of frames 1.. against the truth, along the clip's own path
+    ``psnr_other``       the same frames generated along the next clip's path (cannot follow the camera)
+    ``psnr_copy_first``  repeating the first frame (what a model that ignores the camera tends to)
+Joint generation (from the first frame; the path is predicted)
+    ``joint_own_other``  like ``own_other`` for the predicted paths: 1 when the path ignores the photo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.image_metrics import frame_metrics
+from geometry import Cameras, canonicalize
+from geometry.metrics import identity_baseline, pose_metrics
+
+from .benchmarks import PROCEDURAL_STYLES, EvalClip, procedural_clips
+from .poses import input_dependence
+
+
+def _rot_err(pred: Cameras, truth: Cameras) -> float:
+    return float(pose_metrics(pred, truth)["mean_rot_err_deg"])
+
+
+def own_other_ratio(predicted: list[Cameras], truths: list[Cameras]) -> tuple[float, float, float]:
+    """(mean own error, mean other error, ratio): clip i's prediction against clip i's truth, and clip
+    i + 1's prediction against clip i's truth (rotation error, degrees)."""
+    n = len(truths)
+    own = [_rot_err(predicted[i], truths[i]) for i in range(n)]
+    other = [_rot_err(predicted[(i + 1) % n].to(truths[i].dtype), truths[i]) for i in range(n)]
+    mean_own, mean_other = float(np.mean(own)), float(np.mean(other))
+    return mean_own, mean_other, mean_own / mean_other if mean_other > 0 else float("nan")
+
+
+def translation_direction_spread_deg(trajectories: list[torch.Tensor], min_norm: float = 1e-6) -> float:
+    """Mean pairwise angle (degrees) between the clips' last-frame translation directions, each trajectory
+    (N, 4, 4) expressed in its own frame 0; clips that do not move are left out. NaN for < 2 moving clips."""
+    dirs = []
+    for c2w in trajectories:
+        t = canonicalize(c2w.double(), 0)[-1, :3, 3]
+        if float(t.norm()) > min_norm:
+            dirs.append(t / t.norm())
+    if len(dirs) < 2:
+        return float("nan")
+    D = torch.stack(dirs)
+    a, b = torch.triu_indices(len(dirs), len(dirs), 1)
+    cos = (D[a] * D[b]).sum(-1).clamp(-1, 1)
+    return float(torch.rad2deg(torch.acos(cos)).mean())
+
+
+def _psnr(frames: np.ndarray, truth: np.ndarray) -> float:
+    p = np.asarray(frame_metrics(frames, truth)["psnr"][1:], dtype=np.float64)
+    p = p[np.isfinite(p)]
+    return float(p.mean()) if p.size else float("inf")
+
+
+def probe_poses(engine, clips: list[EvalClip], *, steps: int = 2, seed: int = 0) -> dict[str, Any]:
+    truths = [c.cameras for c in clips]
+    predicted = [engine.estimate_poses(c.frames, steps=steps, seed=seed).to(torch.float64) for c in clips]
+    identity = [identity_baseline(t) for t in truths]
+    own, other, ratio = own_other_ratio(predicted, truths)
+    per_style: dict[str, dict[str, float]] = {}
+    for style in sorted({c.label for c in clips}):
+        idx = [i for i, c in enumerate(clips) if c.label == style]
+        model = [_rot_err(predicted[i], truths[i]) for i in idx]
+        ident = [_rot_err(identity[i], truths[i]) for i in idx]
+        per_style[style] = {"clips": len(idx), "rot_err_deg": float(np.mean(model)),
+                            "identity_rot_err_deg": float(np.mean(ident)),
+                            "better_than_identity": int(sum(m < i for m, i in zip(model, ident)))}
+    return {
+        "clips": len(clips), "steps": steps,
+        "rot_err_deg": float(np.mean([_rot_err(p, t) for p, t in zip(predicted, truths)])),
+        "identity_rot_err_deg": float(np.mean([_rot_err(p, t) for p, t in zip(identity, truths)])),
+        "own_rot_err_deg": own, "other_rot_err_deg": other, "own_other": ratio,
+        "input_dependence": input_dependence([p.c2w for p in predicted], [t.c2w for t in truths]),
+        "trans_dir_spread_deg": translation_direction_spread_deg([p.c2w for p in predicted]),
+        "trans_dir_spread_truth_deg": translation_direction_spread_deg([t.c2w for t in truths]),
+        "ATE": float(np.mean([pose_metrics(p, t)["ATE"] for p, t in zip(predicted, truths)])),
+        "identity_ATE": float(np.mean([pose_metrics(p, t)["ATE"] for p, t in zip(identity, truths)])),
+        "per_style": per_style,
+    }
+
+
+def probe_generation(engine, clips: list[EvalClip], *, steps: int | None = None, seed: int = 0) -> dict[str, Any]:
+    n = len(clips)
+    own, other, copy = [], [], []
+    for i, clip in enumerate(clips):
+        nxt = clips[(i + 1) % n].cameras
+        own.append(_psnr(engine.generate(clip.frames[:1], clip.cameras, steps=steps, seed=seed), clip.frames))
+        other.append(_psnr(engine.generate(clip.frames[:1], nxt, steps=steps, seed=seed), clip.frames))
+        copy.append(_psnr(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames))
+    return {"clips": n, "psnr_own": float(np.mean(own)), "psnr_other": float(np.mean(other)),
+            "psnr_copy_first": float(np.mean(copy)),
+            "own_beats_other": int(sum(a > b for a, b in zip(own, other))),
+            "own_beats_copy_first": int(sum(a > b for a, b in zip(own, copy)))}
+
+
+def probe_joint(engine, clips: list[EvalClip], *, steps: int | None = None, seed: int = 0) -> dict[str, Any]:
+    truths = [c.cameras for c in clips]
+    predicted = []
+    for c in clips:
+        _, cams = engine.generate_joint(c.frames[:1], num_frames=len(c.frames), steps=steps, ray_steps=steps,
+                                        seed=seed)
+        predicted.append(cams.to(torch.float64))
+    own, other, ratio = own_other_ratio(predicted, truths)
+    return {"clips": len(clips), "joint_rot_err_deg": own, "joint_other_rot_err_deg": other, "joint_own_other": ratio,
+            "joint_input_dependence": input_dependence([p.c2w for p in predicted], [t.c2w for t in truths])}
+
+
+def run_probe(engine, *, pose_clips: int = 24, gen_clips: int = 12, pose_steps: int = 2,
+              video_steps: int | None = None, styles: tuple[str, ...] = PROCEDURAL_STYLES,
+              seed: int = 0) -> dict[str, Any]:
+    clip_cfg = engine.config.clip
+    t0 = time.perf_counter()
+    clips = procedural_clips(clip_cfg, pose_clips, styles=styles)
+    out: dict[str, Any] = {"styles": list(styles)}
+    out["poses"] = probe_poses(engine, clips, steps=pose_steps, seed=seed)
+    if gen_clips:
+        out["generation"] = probe_generation(engine, clips[:gen_clips], steps=video_steps, seed=seed)
+        out["joint"] = probe_joint(engine, clips[:gen_clips], steps=video_steps, seed=seed)
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def bars(result: dict[str, Any]) -> dict[str, bool]:
+    """Issue 10's done-when bars on a probe result."""
+    p = result["poses"]
+    out = {"rotation <= 0.5 x identity": p["rot_err_deg"] <= 0.5 * p["identity_rot_err_deg"],
+           "own/other <= 0.5": p["own_other"] <= 0.5,
+           "translation spread within 2x": (p["trans_dir_spread_truth_deg"] / 2 <= p["trans_dir_spread_deg"]
+                                            <= 2 * p["trans_dir_spread_truth_deg"])}
+    if "generation" in result:
+        g = result["generation"]
+        out["PSNR own >= copy-first + 1 dB"] = g["psnr_own"] >= g["psnr_copy_first"] + 1
+        out["PSNR own >= other path + 1 dB"] = g["psnr_own"] >= g["psnr_other"] + 1
+        out["joint own/other <= 0.8"] = result["joint"]["joint_own_other"] <= 0.8
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from engine import Engine
+
+    ap = argparse.ArgumentParser(prog="python -m engine.evaluate.probe", description=__doc__.split("\n")[0])
+    ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--pose-clips", type=int, default=24)
+    ap.add_argument("--gen-clips", type=int, default=12)
+    ap.add_argument("--pose-steps", type=int, default=2)
+    ap.add_argument("--video-steps", type=int, default=None)
+    ap.add_argument("--styles", default=",".join(PROCEDURAL_STYLES), help="trajectory styles, comma-separated")
+    ap.add_argument("--out", default=None, help="write the result as JSON")
+    args = ap.parse_args(argv)
+    engine = Engine.from_checkpoint(args.checkpoint, device="cpu")
+    result = run_probe(engine, pose_clips=args.pose_clips, gen_clips=args.gen_clips, pose_steps=args.pose_steps,
+                       video_steps=args.video_steps, styles=tuple(args.styles.split(",")))
+    result["checkpoint"] = str(args.checkpoint)
+    result["bars"] = bars(result)
+    text = json.dumps(result, indent=1, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
