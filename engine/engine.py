@@ -23,7 +23,7 @@ from .config import EngineConfig, preset
 from .config_check import MAX_FRAMES, MAX_STEPS
 from .events import CancelToken, ProgressEvent
 from .image_metrics import frame_metrics
-from .media import CropInfo, FramesLike, frames_to_tensor, resize_center_crop, select_frames, tensor_to_uint8
+from .media import CropInfo, FramesLike, load_frames, tensor_to_uint8
 from .pipeline import JointPipeline
 from .tasks import (JointResult, PoseResult, estimate_poses_events, generate_events, generate_joint_events,
                     source_frame_indices)
@@ -173,9 +173,8 @@ class Engine:
     # ---- input preparation -------------------------------------------------------------------------
 
     def _frames(self, frames: FramesLike, name: str) -> tuple[torch.Tensor, CropInfo]:
-        x = frames_to_tensor(frames, name=name)
         H, W = self.pipe.image_size
-        x, crop = resize_center_crop(x, H, W)
+        x, crop, _ = load_frames(frames, H, W, name=name)
         return x.to(self.device, self.dtype), crop
 
     def prepare_clip(self, video: FramesLike, *, num_frames: int | None = None) -> tuple[torch.Tensor, CropInfo, np.ndarray]:
@@ -187,15 +186,14 @@ class Engine:
         tf = self.pipe.temporal_factor
         if num_frames is not None:
             num_frames = _frame_count(num_frames, tf)
-        x, crop = self._frames(video, "video")
+        H, W = self.pipe.image_size
+        # Files: only the chosen frames are decoded, each shrunk as it is (engine.media.load_frames).
+        x, crop, idx = load_frames(video, H, W, num_frames=num_frames, name="video")
         T = x.shape[0]
-        if num_frames is None:
-            if (T - 1) % tf:
-                raise ValueError(f"video: {T} frames; the model takes 1 + {tf}k frames "
-                                 f"(nearest: {nearest_valid_frame_counts(T, tf)}); pass num_frames to subsample")
-            return x, crop, np.arange(T)
-        idx = select_frames(T, num_frames)
-        return x[torch.as_tensor(idx, device=x.device)], crop, idx
+        if num_frames is None and (T - 1) % tf:
+            raise ValueError(f"video: {T} frames; the model takes 1 + {tf}k frames "
+                             f"(nearest: {nearest_valid_frame_counts(T, tf)}); pass num_frames to subsample")
+        return x.to(self.device, self.dtype), crop, idx
 
     def _to_source(self, cams: Cameras, crop: CropInfo) -> Cameras:
         K = crop.to_source_intrinsics(cams.K.double()).to(cams.dtype)
