@@ -2,6 +2,7 @@
 
 Environment variables (all optional) use the prefix ``RAXEL_STUDIO_``, e.g.
 ``RAXEL_STUDIO_MAX_UPLOAD_MB=16`` or ``RAXEL_STUDIO_PORT=7861``; see ``StudioConfig.from_env``.
+The pixel limit per image is not the studio's own: it is the engine's ``RAXEL_MAX_IMAGE_PIXELS``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from engine.media import max_image_pixels
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +28,7 @@ class StudioConfig:
     max_upload_mb: float = 64.0             # any single uploaded file
     max_photos: int = 8                     # photos per generation
     max_clip_frames: int = 300              # frames decoded from an uploaded clip
-    max_image_side: int = 4096              # pixels, per side, of any uploaded image or frame
+    max_image_side: int = 4096              # pixels per side of any uploaded image or frame (see max_image_pixels)
     checkpoint: str | None = None           # None: the engine's shipped default (or its untrained preset)
     device: str = "auto"
     scenes_dir: Path = REPO_ROOT / "assets" / "scenes"
@@ -40,6 +43,12 @@ class StudioConfig:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 2**20)
+
+    @property
+    def max_image_pixels(self) -> int:
+        """Pixels per uploaded image or frame: the engine's one limit for API, CLI and studio alike
+        (``RAXEL_MAX_IMAGE_PIXELS``, default 40 MP), checked from the file's header before decoding."""
+        return max_image_pixels()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "StudioConfig":

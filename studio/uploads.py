@@ -1,18 +1,21 @@
 """Checking and decoding what users upload: photos, clips (video file, GIF or a set of frames) and
 ground-truth camera files. Every problem raises ``UploadError`` with a message for the user;
-limits come from ``StudioConfig``.
+limits come from ``StudioConfig``. Media files are checked from their headers (``engine.media``)
+before anything is decoded, so a small file that expands to gigabytes is refused cheaply.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
+from engine.media import MediaError, MediaInfo, MediaLimits, UnreadableMediaError, decode_frames, probe_media
 from geometry import Cameras, load_cameras
 
 from .config import StudioConfig
@@ -63,40 +66,37 @@ def _check_file(path: Path, config: StudioConfig) -> None:
         raise UploadError(f"{path.name}: {size / 2**20:.1f} MiB is over the {config.max_upload_mb:g} MiB upload limit")
 
 
-def _as_rgb(arr: np.ndarray, where: str, config: StudioConfig) -> np.ndarray:
-    arr = np.asarray(arr)
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.ndim != 3 or arr.shape[-1] not in (1, 2, 3, 4) or min(arr.shape[:2]) < 1:
-        raise UploadError(f"{where}: not an RGB image (array of shape {arr.shape})")
-    if max(arr.shape[:2]) > config.max_image_side:
-        raise UploadError(f"{where}: {arr.shape[1]}x{arr.shape[0]} pixels is over the {config.max_image_side} pixel "
-                          "limit per side")
-    if arr.shape[-1] in (1, 2):
-        arr = np.repeat(arr[..., :1], 3, -1)
-    arr = arr[..., :3]
-    if arr.dtype == np.uint16:
-        arr = (arr / 257.0).round()
-    elif np.issubdtype(arr.dtype, np.floating):
-        arr = np.clip(arr, 0, 1) * 255.0 + 0.5
-    return np.ascontiguousarray(arr.astype(np.uint8))
+@contextmanager
+def _upload_errors(path: Path, unreadable: str) -> Iterator[None]:
+    """The engine's media errors as ``UploadError``s naming the uploaded file (never its temporary path)."""
+    try:
+        yield
+    except UnreadableMediaError as exc:
+        raise UploadError(f"{path.name}: {unreadable} ({exc.reason})") from exc
+    except MediaError as exc:
+        raise UploadError(str(exc)) from exc
+
+
+def _probe(path: Path, config: StudioConfig) -> MediaInfo:
+    """The file's header, checked against the studio's limits before a pixel is decoded: size in bytes,
+    the engine's shared pixel limit (``RAXEL_MAX_IMAGE_PIXELS``), pixels per side, frames."""
+    _check_file(path, config)
+    limits = MediaLimits(max_bytes=config.max_upload_bytes, max_pixels=config.max_image_pixels,
+                         max_frames=config.max_clip_frames)
+    info = probe_media(path, label=path.name, limits=limits)
+    if max(info.width, info.height) > config.max_image_side:
+        raise UploadError(f"{path.name}: {info.width}x{info.height} pixels is over the {config.max_image_side} pixel "
+                          "limit per side (RAXEL_STUDIO_MAX_IMAGE_SIDE)")
+    return info
 
 
 def read_image(path: Path, config: StudioConfig) -> np.ndarray:
-    """One image file -> (H, W, 3) uint8."""
-    import imageio.v3 as iio
-
+    """One image file -> (H, W, 3) uint8 (an animated file's first frame)."""
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise UploadError(f"{path.name}: unsupported image type {path.suffix or '(none)'}; use "
                           f"{', '.join(sorted(IMAGE_SUFFIXES))}")
-    _check_file(path, config)
-    try:
-        arr = iio.imread(path)
-    except Exception as exc:  # imageio raises many kinds for corrupt data
-        raise UploadError(f"{path.name}: cannot be read as an image (corrupt or not really {path.suffix})") from exc
-    if arr.ndim == 4:
-        arr = arr[0]
-    return _as_rgb(arr, path.name, config)
+    with _upload_errors(path, "cannot be read as an image"):
+        return decode_frames(_probe(path, config), [0])[0]
 
 
 def load_photos(files, config: StudioConfig) -> list[np.ndarray]:
@@ -111,29 +111,11 @@ def load_photos(files, config: StudioConfig) -> list[np.ndarray]:
 
 def read_video(path: Path, config: StudioConfig) -> tuple[np.ndarray, float]:
     """A video or GIF -> frames (T, H, W, 3) uint8 and its frame rate (8 if unknown)."""
-    import imageio.v3 as iio
-
-    _check_file(path, config)
-    frames = []
-    try:
-        for i, frame in enumerate(iio.imiter(path)):
-            if i >= config.max_clip_frames:
-                raise UploadError(f"{path.name}: more than {config.max_clip_frames} frames; trim the clip "
-                                  "(the limit is RAXEL_STUDIO_MAX_CLIP_FRAMES)")
-            frames.append(_as_rgb(frame, f"{path.name} frame {i}", config))
-    except UploadError:
-        raise
-    except Exception as exc:
-        raise UploadError(f"{path.name}: cannot be decoded as a video (corrupt or unsupported)") from exc
-    if not frames:
-        raise UploadError(f"{path.name}: the video has no frames")
-    fps = 8.0
-    try:
-        meta = iio.immeta(path)
-        fps = float(meta.get("fps") or (1000.0 / meta["duration"] if meta.get("duration") else 8.0))
-    except Exception:
-        pass
-    return _stack(frames, path.name), fps if 0 < fps <= 240 else 8.0
+    with _upload_errors(path, "cannot be decoded as a video"):
+        info = _probe(path, config)
+        frames = decode_frames(info)
+    fps = info.fps or 8.0
+    return frames, fps if 0 < fps <= 240 else 8.0
 
 
 def _stack(frames: list[np.ndarray], where: str) -> np.ndarray:
