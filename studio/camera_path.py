@@ -76,6 +76,17 @@ def keyframe_look_at(kf: Keyframe, pivot: Sequence[float] | None) -> np.ndarray:
     return pos + depth * fwd
 
 
+def coincident_keyframes(kfs: Sequence[Keyframe], *, loop: bool) -> tuple[int, int] | None:
+    """The first consecutive pair (0-based indices; with ``loop`` the last and the first too) with the same
+    pose and FOV, which no path can move between; None when there is none."""
+    pairs = [(i, i + 1) for i in range(len(kfs) - 1)] + ([(len(kfs) - 1, 0)] if loop and len(kfs) > 1 else [])
+    for a, b in pairs:
+        if torch.allclose(kfs[a].c2w, kfs[b].c2w, rtol=0.0, atol=1e-12) and \
+                abs(kfs[a].fov_y_deg - kfs[b].fov_y_deg) < 1e-9:
+            return a, b
+    return None
+
+
 def keyframe_roll(kf: Keyframe) -> float:
     """Roll in degrees, 0 when undefined (looking straight up or down)."""
     try:
@@ -138,6 +149,13 @@ class CameraPath:
         n = s.num_frames if num_frames is None else num_frames
         if num_frames is None and self._cache is not None and self._cache[0] is snap:
             return self._cache[1]
+        pair = coincident_keyframes(kfs, loop=s.loop)
+        if pair is not None:     # numbered as the table numbers keyframes (from 1)
+            a, b = pair
+            hint = " (the loop already returns to keyframe 1: delete the repeated last one)" if b == 0 else \
+                f": move or delete keyframe {b + 1}"
+            raise PathError(f"the path is degenerate: keyframes {a + 1} and {b + 1} are the same camera (same "
+                            f"pose and FOV), so the path cannot move between them{hint}")
         try:
             cams = interpolate(list(kfs), n, width=self.width, height=self.height, tension=s.tension,
                                loop=s.loop, constant_speed=s.constant_speed, fps=s.fps)

@@ -108,16 +108,28 @@ def clean_params(name: str, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def preset_fov(name: str) -> float:
+    """The preset's own vertical FOV (degrees): its signature's default."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(preset_names())}")
+    return float(inspect.signature(PRESETS[name]).parameters["fov_y_deg"].default)
+
+
 def preset_keyframes(name: str, params: dict[str, Any], *, eye: Sequence[float], target: Sequence[float],
-                     count: int | None = None, seconds: float = 2.0, fov_y_deg: float = 50.0,
+                     count: int | None = None, seconds: float = 2.0, fov_y_deg: float | None = None,
                      width: int = 32, height: int = 32) -> tuple[list[Keyframe], bool]:
     """Keyframes of a preset move from ``eye`` around ``target``, and whether the move is closed.
 
     ``count`` keyframes (default per preset) are evenly spaced in the move's own parameter and
     share ``seconds`` equally, so the interpolated path follows the move at constant speed.
+    ``fov_y_deg`` None is the preset's own FOV (``preset_fov``), not whatever the path had before.
     Raises ``ValueError`` with a message for the user on bad parameters (e.g. a dolly through the target).
     """
     kwargs = clean_params(name, params)
+    if fov_y_deg is None:
+        fov_y_deg = preset_fov(name)
+    elif not (math.isfinite(fov_y_deg) and 0 < fov_y_deg < 180):
+        raise ValueError(f"the vertical FOV must be between 0 and 180 degrees, got {fov_y_deg}")
     closed = is_closed(name, kwargs)
     count = int(count or DEFAULT_KEYFRAMES.get(name, FALLBACK_KEYFRAMES))
     if count < 2 or count > 64:
@@ -135,6 +147,16 @@ def preset_keyframes(name: str, params: dict[str, Any], *, eye: Sequence[float],
     duration = seconds / transitions
     fov = torch.rad2deg(cams.fov_y).tolist()
     return [Keyframe(cams.c2w[i], fov[i], duration=duration) for i in range(count)], closed
+
+
+def in_place_change(a: Keyframe, b: Keyframe, tol: float = 1e-9) -> str | None:
+    """What happens between two consecutive keyframes at the same spot: "turns" (they face different ways),
+    "zooms" (only the FOV differs), or None (they are apart, or the same camera)."""
+    if not torch.allclose(a.position, b.position, atol=tol, rtol=0):
+        return None
+    if not torch.allclose(a.c2w[:3, :3], b.c2w[:3, :3], atol=tol, rtol=0):
+        return "turns"
+    return "zooms" if abs(a.fov_y_deg - b.fov_y_deg) >= 1e-9 else None
 
 
 def same_camera(a: Keyframe, b: Keyframe, tol: float = 1e-9) -> bool:

@@ -29,7 +29,7 @@ from .evaluation import PoseComparison, compare_poses
 from .gallery import Example
 from .jobs import Job
 from .path_io import ImportedPath, export_path, frames_as_path, import_path, nearest_frame_count
-from .presets import LABELS, preset_keyframes, same_camera
+from .presets import LABELS, in_place_change, preset_keyframes, same_camera
 from .scene_context import SceneContext, load_scene_context
 from .uploads import Clip, load_camera_file, load_clip, load_photos, read_video
 
@@ -103,6 +103,7 @@ class StudioSession:
         self.work_dir = Path(tempfile.mkdtemp(prefix=f"raxel-studio-{self.id}-"))
         self.path = CameraPath(width=frame_width, height=frame_height,
                                settings=PathSettings(num_frames=nearest_frame_count(num_frames)))
+        self.model_frames = int(num_frames)     # the engine's native clip length (its info's "frames")
         self.look_at_point = DEFAULT_LOOK_AT.copy()
         self.scene: SceneContext | None = None
         self.photos: list[np.ndarray] = []
@@ -185,18 +186,17 @@ class StudioSession:
         self.notify("look_at")
 
     def apply_preset(self, name: str, params: dict, *, mode: str = "replace", count: int | None = None,
-                     seconds: float = 2.0, viewport_c2w: np.ndarray | None = None) -> str:
+                     seconds: float = 2.0, viewport_c2w: np.ndarray | None = None,
+                     fov_y_deg: float | None = None) -> str | None:
         """Insert a preset move around the look-at point. ``mode``: "replace" (the whole path) or
-        "insert" (after the selected keyframe, continuing from it). Returns a message."""
+        "insert" (after the selected keyframe, continuing from it). ``fov_y_deg`` None: the preset's own FOV.
+        Returns a message, or None when it set a warning notice instead (an insert that turns in place)."""
         anchor = self.anchor_camera(viewport_c2w)
         eye = anchor[:3, 3]
-        fov = 50.0
-        if self.path.keyframes and self.path.selected is not None:
-            fov = self.path.keyframes[self.path.selected].fov_y_deg
         if np.linalg.norm(eye - self.look_at_point) < 1e-6:
             raise ValueError("the start camera sits on the look-at point; pick another look-at point")
         kfs, closed = preset_keyframes(name, params, eye=eye, target=self.look_at_point, count=count,
-                                       seconds=seconds, fov_y_deg=fov, width=self.path.width,
+                                       seconds=seconds, fov_y_deg=fov_y_deg, width=self.path.width,
                                        height=self.path.height)
         label = LABELS.get(name, name)
         if mode == "replace" or not self.path.keyframes:
@@ -205,10 +205,17 @@ class StudioSession:
         if mode != "insert":
             raise ValueError(f"mode must be 'replace' or 'insert', got {mode!r}")
         sel = self.path.selected if self.path.selected is not None else len(self.path) - 1
-        if same_camera(kfs[0], self.path.keyframes[sel]):
+        start = self.path.keyframes[sel]
+        turn = in_place_change(start, kfs[0])    # the move starts where the keyframe is, facing elsewhere
+        if same_camera(kfs[0], start):
             kfs = kfs[1:]
         self.path.insert_many(kfs, index=sel + 1)
-        return f"{label}: {len(kfs)} keyframes inserted after keyframe {sel + 1}"
+        msg = f"{label}: {len(kfs)} keyframes inserted after keyframe {sel + 1}"
+        if turn:
+            self.warn(f"{msg}. Keyframes {sel + 1} and {sel + 2} are at the same spot: the path {turn} in place "
+                      "there (pick a look-at point that keyframe already faces, or move one of them)")
+            return None
+        return msg
 
     def import_path_file(self, file) -> str:
         imported: ImportedPath = import_path(file, width=self.path.width, height=self.path.height,

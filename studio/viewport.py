@@ -42,6 +42,20 @@ LEGEND = ("**3D view**: drag to orbit, right-drag to pan, scroll to zoom. "
           "predicted cameras run violet → yellow over time, ground truth is grey.")
 
 
+GRID_HALF_WIDTH = 10.0        # the floor grid is 20 x 20 scene units
+
+
+def near_view(positions: np.ndarray, reach: np.ndarray, views: np.ndarray) -> np.ndarray:
+    """(N,) bool: which of N frustums (apex ``positions`` (N, 3), size ``reach`` (N,)) have a viewer camera
+    (``views`` (M, 3)) within their reach, i.e. the view would sit inside them and their handles."""
+    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+    views = np.asarray(views, dtype=np.float64).reshape(-1, 3)
+    if not len(views) or not len(positions):
+        return np.zeros(len(positions), dtype=bool)
+    dist = np.linalg.norm(positions[:, None, :] - views[None, :, :], axis=-1).min(1)
+    return dist < np.asarray(reach, dtype=np.float64).reshape(-1)
+
+
 def pose_to_viser(c2w: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """(wxyz, position) of an OpenCV camera-to-world pose."""
     c2w = torch.as_tensor(np.asarray(c2w), dtype=torch.float64)
@@ -77,6 +91,7 @@ class Viewport:
         self._nodes: dict[str, set[str]] = {}
         self._playing: threading.Event | None = None
         self._picking = False
+        self._frustums: dict[str, tuple[np.ndarray, float, Any]] = {}    # name -> apex, reach, handle
         self.draw_count = 0
         self._setup()
         session.subscribe(self.mark)
@@ -131,6 +146,7 @@ class Viewport:
                 c.camera.position = pos
                 if fov_deg is not None:
                     c.camera.fov = float(np.radians(fov_deg))
+        self.refresh_visibility()
 
     def frame_all(self) -> None:
         """Move every viewer's camera to see the whole path, scene and results from above and behind."""
@@ -178,10 +194,12 @@ class Viewport:
         @self.server.scene.on_click()
         def _(event) -> None:
             point = self.pick_point(np.asarray(event.ray_origin, float), np.asarray(event.ray_direction, float))
+            if point is None:       # keep picking: the next click may land on something
+                self.session.warn("no surface there: click on the scene (or the grid) to set the look-at point")
+                return
             self.stop_pick()
-            if point is not None:
-                self.session.set_look_at(point)
-                self.session.ok(f"look-at point set to ({point[0]:.2f}, {point[1]:.2f}, {point[2]:.2f})")
+            self.session.set_look_at(point)
+            self.session.ok(f"look-at point set to ({point[0]:.2f}, {point[1]:.2f}, {point[2]:.2f})")
 
     def stop_pick(self) -> None:
         if self._picking:
@@ -192,22 +210,22 @@ class Viewport:
                 pass
 
     def pick_point(self, origin: np.ndarray, direction: np.ndarray) -> np.ndarray | None:
-        """Scene geometry under the ray, else where the ray meets the grid (the floor), else the point as far
-        along the ray as the current look-at point."""
+        """Scene geometry under the ray, else where the ray meets the grid (the floor), else None (empty
+        background: there is no point to pick)."""
         direction = direction / np.linalg.norm(direction)
         scene = self.session.scene
         if scene is not None:
             hit = scene.pick(origin, direction)
             if hit is not None:
                 return hit
-        target = self.session.look_at_point
         floor = np.array([0.0, self.floor_y, 0.0])
         denom = float(direction @ UP)
         if abs(denom) > 1e-3:
             s = float((floor - origin) @ UP) / denom
-            if s > 0:
-                return origin + s * direction
-        return origin + float(np.linalg.norm(target - origin)) * direction
+            hit = origin + s * direction
+            if s > 0 and max(abs(hit[0]), abs(hit[2])) <= GRID_HALF_WIDTH:
+                return hit
+        return None
 
     # ---- preview and playback --------------------------------------------------------------------------
 
@@ -295,11 +313,61 @@ class Viewport:
         """Remove the layer's nodes that are not redrawn; remember the new ones."""
         old = self._nodes.get(layer, set())
         for name in old - set(add):
+            self._frustums.pop(name, None)
             try:
                 self.server.scene.remove_by_name(name)
             except Exception:
                 pass
         self._nodes[layer] = set(add)
+
+    # ---- frustums the view sits in are hidden ----------------------------------------------------------
+
+    def view_positions(self) -> np.ndarray:
+        """(M, 3) positions of the connected viewers' cameras."""
+        out = []
+        for c in list(self.server.get_clients().values()):
+            try:
+                out.append(np.asarray(c.camera.position, dtype=np.float64))
+            except (AssertionError, AttributeError):
+                continue
+        return np.asarray(out, dtype=np.float64).reshape(-1, 3)
+
+    def _shown(self, name: str, position: np.ndarray, reach: float) -> bool:
+        """Whether a frustum is drawn visible: not while the view sits inside it (after "Add keyframe", "Go to",
+        or looking through the preview camera, whose own frustum is always hidden then)."""
+        if name == "/path/preview" and self.look_through:
+            return False
+        return not bool(near_view(position[None], np.array([reach]), self.view_positions())[0])
+
+    def _add_frustum(self, name: str, *, position: np.ndarray, scale: float, **kwargs) -> Any:
+        position = np.asarray(position, dtype=np.float64)
+        h = self.server.scene.add_camera_frustum(name, position=position, scale=scale,
+                                                 visible=self._shown(name, position, scale), **kwargs)
+        self._frustums[name] = (position, scale, h)
+        return h
+
+    def refresh_visibility(self) -> None:
+        """Hide the frustums (and the gizmo) the view now sits in, show the others again (camera moved)."""
+        with self._lock:
+            for name, (position, reach, h) in list(self._frustums.items()):
+                shown = self._shown(name, position, reach)
+                if h.visible != shown:
+                    h.visible = shown
+            if self._gizmo is not None:
+                shown = self._gizmo_shown()
+                if self._gizmo.visible != shown:
+                    self._gizmo.visible = shown
+
+    def _gizmo_shown(self) -> bool:
+        path, sel = self.session.path, self._gizmo_index
+        if sel is None or sel >= len(path.keyframes):
+            return True
+        return self._shown(f"/keyframes/{sel}", path.keyframes[sel].position.numpy(), 1.6 * self.scale)
+
+    def hidden_frustums(self) -> set[str]:
+        """Names of the frustums drawn hidden, for tests and diagnostics."""
+        with self._lock:
+            return {name for name, (_, _, h) in self._frustums.items() if not h.visible}
 
     def _update_scale(self) -> None:
         allp = self._content_points()
@@ -322,6 +390,10 @@ class Viewport:
         def _(client) -> None:
             client.camera.up_direction = tuple(UP)
             self.mark("preview")
+
+            @client.camera.on_update
+            def _(_camera) -> None:
+                self.refresh_visibility()
 
         gui = self.server.gui
         gui.configure_theme(control_layout="floating", control_width="small", show_logo=False,
@@ -368,10 +440,10 @@ class Viewport:
             name = f"/keyframes/{i}"
             wxyz, pos = pose_to_viser(kf.c2w)
             chosen = i == sel
-            h = sc.add_camera_frustum(name, fov=float(np.radians(kf.fov_y_deg)), aspect=aspect,
-                                      scale=self.scale * (1.6 if chosen else 1.2),
-                                      color=COLORS["selected" if chosen else "keyframe"], wxyz=wxyz, position=pos,
-                                      thickness=0.06 * self.scale if chosen else 0.04 * self.scale)
+            h = self._add_frustum(name, fov=float(np.radians(kf.fov_y_deg)), aspect=aspect,
+                                  scale=self.scale * (1.6 if chosen else 1.2),
+                                  color=COLORS["selected" if chosen else "keyframe"], wxyz=wxyz, position=pos,
+                                  thickness=0.06 * self.scale if chosen else 0.04 * self.scale)
             h.on_click(lambda _e, i=i: self._select(i))
             add[name] = h
             add[f"/keyframes/{i}/label"] = sc.add_label(f"/keyframes/{i}/label", f"{i + 1}", font_screen_scale=0.8)
@@ -384,9 +456,8 @@ class Viewport:
             for j in range(len(cams)):
                 name = f"/path/frames/{j}"
                 wxyz, pos = pose_to_viser(cams.c2w[j])
-                h = sc.add_camera_frustum(name, fov=float(cams.fov_y[j]), aspect=aspect, scale=0.55 * self.scale,
-                                          color=COLORS["frame"], wxyz=wxyz, position=pos,
-                                          thickness=0.02 * self.scale)
+                h = self._add_frustum(name, fov=float(cams.fov_y[j]), aspect=aspect, scale=0.55 * self.scale,
+                                      color=COLORS["frame"], wxyz=wxyz, position=pos, thickness=0.02 * self.scale)
                 h.on_click(lambda _e, j=j: self.set_preview_frame(j))
                 add[name] = h
         self._replace("path", add)
@@ -403,12 +474,14 @@ class Viewport:
         if self._gizmo is not None and self._gizmo_index == sel:
             if not self._dragging:
                 self._gizmo.wxyz, self._gizmo.position = wxyz, pos
+                self._gizmo.visible = self._gizmo_shown()
             return
         if self._gizmo is not None:
             self._gizmo.remove()
         g = self.server.scene.add_transform_controls("/gizmo", scale=1.5 * self.scale, wxyz=wxyz, position=pos,
                                                      depth_test=False)
         self._gizmo, self._gizmo_index = g, sel
+        g.visible = self._gizmo_shown()
 
         @g.on_update
         def _(event) -> None:
@@ -440,11 +513,11 @@ class Viewport:
             gen = self.session.generation
             if gen is not None and gen.mode == "path" and len(gen.frames) == len(cams):
                 image = thumbnail(gen.frames[j], self.config.thumbnail_size)
-            add["/path/preview"] = self.server.scene.add_camera_frustum(
+            if self.look_through:       # first, so the frustums it now sits in are drawn hidden
+                self.go_to(cams.c2w[j].numpy(), float(np.degrees(float(cams.fov_y[j]))))
+            add["/path/preview"] = self._add_frustum(
                 "/path/preview", fov=float(cams.fov_y[j]), aspect=cams.width / cams.height, scale=0.9 * self.scale,
                 color=COLORS["preview"], wxyz=wxyz, position=pos, image=image, thickness=0.05 * self.scale)
-            if self.look_through:
-                self.go_to(cams.c2w[j].numpy(), float(np.degrees(float(cams.fov_y[j]))))
         self._replace("preview", add)
 
     def _textured_frustums(self, prefix: str, cams: Cameras, images: list[np.ndarray | None], colors: list,
@@ -456,7 +529,7 @@ class Viewport:
             name = f"{prefix}/{j}"
             wxyz, pos = pose_to_viser(c2w[j])
             img = images[j] if j < len(images) else None
-            h = self.server.scene.add_camera_frustum(
+            h = self._add_frustum(
                 name, fov=float(fov[j]), aspect=cams.width / cams.height, scale=scale, color=colors[j],
                 wxyz=wxyz, position=pos, thickness=0.03 * self.scale,
                 image=None if img is None else thumbnail(img, self.config.thumbnail_size))

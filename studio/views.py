@@ -25,10 +25,20 @@ def path_summary(s: StudioSession) -> str:
             p.cameras()
         except ValueError as exc:
             return f"**Path**: ⚠ {exc}"
+    longer = (f" ⚠ Longer than the model's {s.model_frames} frames: slower, and beyond its training length."
+              if st.num_frames > s.model_frames else "")
     return (f"**Path**: {n} keyframes → **{st.num_frames} frames** at {st.fps:g} fps "
             f"({st.num_frames / st.fps:.2f} s){' · loop' if st.loop else ''}"
             f"{' · constant speed' if st.constant_speed else ''} · tension {st.tension:g} · "
-            f"frames are {p.width}x{p.height} (the model's size). These exact cameras go to the engine.")
+            f"frames are {p.width}x{p.height} (the model's size). These exact cameras go to the engine.{longer}")
+
+
+def frame_count_hint(s: StudioSession) -> str:
+    """What the frame count means for the model: its native length, and what a longer path does today."""
+    n = s.model_frames
+    return (f"The model works at {n} frames (the length it was trained on). Longer paths are generated in one "
+            f"pass of the same model: slower (time grows with the frames) and beyond its training length, so "
+            f"expect weaker frames and cameras.")
 
 
 def frame_info(s: StudioSession, j: int) -> str:

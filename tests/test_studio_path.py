@@ -111,7 +111,10 @@ def test_too_few_keyframes(path, n, message):
 def test_coincident_keyframes_are_a_clear_error(path):
     path.add(kf(0))
     path.add(kf(0))
-    with pytest.raises(PathError, match="degenerate.*identical"):
+    with pytest.raises(PathError, match="degenerate: keyframes 1 and 2 are the same camera"):   # as the table counts
+        path.cameras()
+    path.add(kf(1), index=0)
+    with pytest.raises(PathError, match="keyframes 2 and 3 are the same camera.*move or delete keyframe 3"):
         path.cameras()
 
 

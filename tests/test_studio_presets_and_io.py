@@ -175,3 +175,29 @@ def test_per_frame_file_comes_back_exactly_whatever_the_settings(session, tmp_pa
                               atol=1e-6)                # what the issue measured: the re-exported cameras
     finally:
         fresh.close()
+
+
+def test_presets_use_their_own_fov_unless_asked(session):
+    session.apply_preset("dolly_zoom", {})
+    session.path.select(len(session.path) - 1)
+    wide = session.path.keyframes[-1].fov_y_deg
+    assert wide > 80                                   # a dolly-zoom ends wide ...
+    session.apply_preset("orbit", {})
+    assert {round(kf.fov_y_deg, 6) for kf in session.path.keyframes} == {50.0}   # ... the next preset does not copy it
+    session.apply_preset("orbit", {}, fov_y_deg=35.0)
+    assert {round(kf.fov_y_deg, 6) for kf in session.path.keyframes} == {35.0}
+    with pytest.raises(ValueError, match="between 0 and 180"):
+        session.apply_preset("orbit", {}, fov_y_deg=200.0)
+
+
+def test_inserting_a_preset_that_turns_in_place_warns(session):
+    from geometry import Keyframe
+
+    session.path.add(Keyframe.look_at([0.0, 0.0, 0.0], [0.0, 0.0, 1.0]))
+    session.path.add(Keyframe.look_at([1.0, 0.0, 0.0], [1.0, 0.0, 1.0]))     # faces +z, not the look-at point
+    session.set_look_at([4.0, 0.0, 0.0])
+    assert session.apply_preset("orbit", {"degrees": 90.0}, mode="insert", count=3) is None
+    assert session.notice.level == "warning"
+    assert "Keyframes 2 and 3 are at the same spot: the path turns in place" in session.notice.text
+    session.path.select(len(session.path) - 1)           # the orbit's end faces the point: no turn
+    assert "inserted after keyframe" in session.apply_preset("pan", {}, mode="insert", count=2)

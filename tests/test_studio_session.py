@@ -171,3 +171,67 @@ def test_work_dir_is_removed_on_close():
     s.close()
     assert not f.exists()
     shutil.rmtree(s.work_dir, ignore_errors=True)
+
+
+def test_frame_count_hint_names_the_models_length():
+    s = StudioSession(num_frames=9)
+    try:
+        assert "works at 9 frames" in views.frame_count_hint(s) and "one pass" in views.frame_count_hint(s)
+        s.apply_preset("orbit", {})
+        assert "Longer than" not in views.path_summary(s)
+        s.path.set_settings(num_frames=17)
+        assert "Longer than the model's 9 frames" in views.path_summary(s)
+    finally:
+        s.close()
+
+
+def test_frustums_the_view_sits_in_are_hidden():
+    from studio.viewport import near_view
+
+    assert near_view(np.array([[0, 0, 0], [1, 0, 0]]), np.array([0.2, 0.2]), np.array([[0.05, 0, 0]])).tolist() == \
+        [True, False]
+    assert not near_view(np.zeros((2, 3)), np.ones(2), np.zeros((0, 3))).any()     # no viewer: all shown
+    s = StudioSession()
+    vp = Viewport(s, StudioConfig(viser_port=_free_port()))
+    try:
+        s.apply_preset("orbit", {}, count=6)
+        s.path.select(2)
+        at = s.path.keyframes[2].position.numpy()
+        vp.view_positions = lambda: at[None]              # the view went to keyframe 3 ("Go to", "Add keyframe")
+        vp.mark("all")
+        assert vp.flush()
+        hidden = vp.hidden_frustums()
+        assert "/keyframes/2" in hidden and "/keyframes/1" not in hidden and not vp._gizmo.visible
+        vp.view_positions = lambda: np.array([[50.0, -50.0, 50.0]])     # the user orbits away
+        vp.refresh_visibility()
+        assert not vp.hidden_frustums() and vp._gizmo.visible
+        vp.look_through = True                            # looking through the preview: its frustum goes
+        vp.mark("preview")
+        assert vp.flush() and "/path/preview" in vp.hidden_frustums()
+        # picking: the floor grid is a surface, empty sky is not
+        assert vp.pick_point(np.array([0.0, -5.0, 2.0]), np.array([0.0, -1.0, 0.0])) is None
+        assert vp.pick_point(np.array([0.0, -5.0, 2.0]), np.array([1.0, 0.01, 0.0])) is None   # past the grid
+    finally:
+        vp.stop()
+        s.close()
+
+
+def test_the_message_line_shows_the_current_error_not_an_old_one():
+    pytest.importorskip("gradio")
+    from types import SimpleNamespace
+
+    from studio.ui.page import Page
+
+    s = StudioSession()
+    live = SimpleNamespace(session=s)
+    page = Page(SimpleNamespace(get=lambda request: live))
+    shown = lambda live: {"notice": live.session.notice.markdown}           # noqa: E731
+    try:
+        s.error("clip: broken.mp4: cannot be decoded")                        # an earlier, unrelated error
+        view = page.action(lambda live, f: live.session.set_photos([f]), 1, what="photos", render=shown)(
+            str(RE10K / "0c9b371cc6225682.txt"), None)
+        assert "0c9b371cc6225682.txt" in view["notice"] and "broken.mp4" not in view["notice"]
+        view = page.action(lambda live: None, 0, what="select", render=shown)(None)   # a later success
+        assert "notice-error" not in view["notice"]
+    finally:
+        s.close()

@@ -90,8 +90,11 @@ def _wire_viewer(demo: gr.Blocks, page: Page, registry: SessionRegistry, service
 
     def fit_to_engine(live: LiveSession) -> None:
         if service.ready:
-            w, h, _ = service.frame_size()
+            w, h, n = service.frame_size()
             live.session.path.resize(w, h)
+            if live.session.model_frames != n:
+                live.session.model_frames = n
+                live.session.notify("path")     # the frame-count hint names it
 
     def on_load(request: gr.Request):
         live = registry.get(request)

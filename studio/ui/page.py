@@ -49,7 +49,7 @@ class Page:
             self.kf_index: ed.get("index"),
             self.undo_button: gr.update(interactive=p.can_undo),
             self.redo_button: gr.update(interactive=p.can_redo),
-            self.frames_slider: st.num_frames, self.fps: st.fps, self.tension: st.tension, self.loop: st.loop,
+            self.frames_slider: gr.update(value=st.num_frames, info=views.frame_count_hint(s)), self.fps: st.fps, self.tension: st.tension, self.loop: st.loop,
             self.constant_speed: st.constant_speed,
             self.look_x: round(float(s.look_at_point[0]), 4), self.look_y: round(float(s.look_at_point[1]), 4),
             self.look_z: round(float(s.look_at_point[2]), 4),

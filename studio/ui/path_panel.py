@@ -7,7 +7,7 @@ import gradio as gr
 
 from .. import views
 from ..path_io import EXPORT_FORMATS
-from ..presets import DEFAULT_KEYFRAMES, FALLBACK_KEYFRAMES, LABELS, preset_names, preset_params
+from ..presets import DEFAULT_KEYFRAMES, FALLBACK_KEYFRAMES, LABELS, preset_fov, preset_names, preset_params
 from ..session import keyframe_from_viewer
 from .context import LiveSession
 from .page import Page
@@ -53,6 +53,8 @@ def build(page: Page) -> None:
             page.preset_count = gr.Number(label="keyframes", value=DEFAULT_KEYFRAMES["orbit"], precision=0, minimum=2,
                                           maximum=64, min_width=80)
             page.preset_seconds = gr.Number(label="duration (s)", value=4.0, minimum=0.01, min_width=80)
+            page.preset_fov = gr.Number(label=f"vertical FOV ° (blank = the preset's own, {preset_fov('orbit'):g})",
+                                        minimum=1, maximum=179, min_width=80, elem_id="preset-fov")
         page.preset_mode = gr.Radio([("Replace the path", "replace"), ("Insert after selected keyframe", "insert")],
                                     value="replace", label="use as")
         with gr.Row():
@@ -64,6 +66,7 @@ def build(page: Page) -> None:
         page.preset_apply = gr.Button("Apply preset", variant="primary", elem_id="apply-preset")
     with gr.Accordion("Interpolation", open=False):
         page.frames_slider = gr.Slider(5, 49, step=4, value=9, label="frames (the model takes 1 + 4k)",
+                                       info="The model's native frame count appears once the engine has loaded.",
                                        elem_id="num-frames")
         with gr.Row():
             page.fps = gr.Number(label="fps", value=8.0, minimum=0.1, maximum=120, min_width=80)
@@ -156,10 +159,11 @@ def preset_form(name: str) -> list:
         else:
             out.append(gr.update(visible=False, value=None))
     out.append(DEFAULT_KEYFRAMES.get(name, FALLBACK_KEYFRAMES))
+    out.append(gr.update(label=f"vertical FOV ° (blank = the preset's own, {preset_fov(name):g})"))
     return out
 
 
-def apply_preset(live: LiveSession, name, direction, v1, v2, v3, count, seconds, mode, lx, ly, lz) -> str:
+def apply_preset(live: LiveSession, name, direction, v1, v2, v3, count, seconds, fov, mode, lx, ly, lz) -> str | None:
     s = live.session
     if None not in (lx, ly, lz):
         s.set_look_at([lx, ly, lz])
@@ -171,7 +175,7 @@ def apply_preset(live: LiveSession, name, direction, v1, v2, v3, count, seconds,
         params[next(p.name for p in preset_params(name) if p.choices)] = direction
     cam = live.viewport.viewer_camera()
     return s.apply_preset(name, params, mode=mode, count=int(count) if count else None, seconds=float(seconds or 4.0),
-                          viewport_c2w=None if cam is None else cam[0])
+                          viewport_c2w=None if cam is None else cam[0], fov_y_deg=None if fov is None else float(fov))
 
 
 def set_look_at(live: LiveSession, x, y, z) -> str:
@@ -223,10 +227,11 @@ def wire(page: Page) -> None:
                         [page.kf_x, page.kf_y, page.kf_z, page.kf_look_x, page.kf_look_y, page.kf_look_z,
                          page.kf_roll, page.kf_fov, page.kf_duration], out)
     page.preset_name.change(preset_form, [page.preset_name],
-                            [page.preset_direction, *page.preset_values, page.preset_count])
-    page.preset_apply.click(a(_framed(apply_preset), 11, what="preset"),
+                            [page.preset_direction, *page.preset_values, page.preset_count, page.preset_fov])
+    page.preset_apply.click(a(_framed(apply_preset), 12, what="preset"),
                             [page.preset_name, page.preset_direction, *page.preset_values, page.preset_count,
-                             page.preset_seconds, page.preset_mode, page.look_x, page.look_y, page.look_z], out)
+                             page.preset_seconds, page.preset_fov, page.preset_mode, page.look_x, page.look_y,
+                             page.look_z], out)
     page.set_look_button.click(a(set_look_at, 3, what="look-at"), [page.look_x, page.look_y, page.look_z], out)
     page.pick_button.click(a(start_pick, 0, what="pick"), None, out)
     settings_inputs = [page.frames_slider, page.fps, page.tension, page.loop, page.constant_speed]
