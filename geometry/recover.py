@@ -62,6 +62,11 @@ def procrustes_quaternion(src: torch.Tensor, dst: torch.Tensor, *, return_gap: b
         torch.stack([yz - zy, xx - yy - zz, xy + yx, zx + xz], -1),
         torch.stack([zx - xz, xy + yx, -xx + yy - zz, yz + zy], -1),
         torch.stack([xy - yx, zx + xz, yz + zy, -xx - yy + zz], -1)], -2)
+    # Exactly equal lower eigenvalues (a perfect fit of a symmetric bundle) would make eigh's backward
+    # 0/0 even though the top eigenvector does not depend on them: split them by a negligible amount.
+    size = S.detach().abs().sum((-2, -1)).clamp_min(torch.finfo(S.dtype).tiny)[..., None]
+    N = N + torch.diag_embed(size * torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=S.dtype, device=S.device)
+                             * (1e3 * torch.finfo(S.dtype).eps))
     vals, vecs = torch.linalg.eigh(N)
     q = vecs[..., -1]                                                        # largest eigenvalue
     q = q * torch.where(q[..., :1] < 0, -1.0, 1.0)

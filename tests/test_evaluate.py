@@ -50,9 +50,17 @@ def test_harness_writes_report_tables_and_plots(eng, clips, tmp_path):
                                               "unregistered_frames"]
     with open(tmp_path / "poses.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [(r["method"], r["steps"]) for r in rows] == [("raxels", "1"), ("raxels", "2"), ("identity", "-")]
+    other = "raxels, another clip's prediction"
+    assert [(r["method"], r["steps"]) for r in rows] == [("raxels", "1"), (other, "1"), ("raxels", "2"),
+                                                        (other, "2"), ("identity", "-")]
     assert all(0 <= float(r["mRRA@30"]) <= 1 and np.isfinite(float(r["ATE"])) for r in rows)
-    assert {"psnr", "ssim", "adherence_rot_err_deg", "adherence_ATE"} <= set(_header(tmp_path / "generation.csv"))
+    assert {"psnr", "psnr_other_path", "psnr_copy_first", "ssim", "adherence_rot_err_deg",
+            "adherence_ATE"} <= set(_header(tmp_path / "generation.csv"))
+    with open(tmp_path / "generation.csv") as f:
+        gen_rows = [r for r in csv.DictReader(f) if r["clip"] in {c.id for c in clips}]
+    # Copying the first frame is a real answer with a finite score, computed like the model's.
+    assert all(np.isfinite(float(r["psnr_copy_first"])) and np.isfinite(float(r["psnr_other_path"]))
+               for r in gen_rows)
     assert {"rot_err_deg", "trans_err_deg", "psnr", "ssim"} <= set(_header(tmp_path / "cycle.csv"))
     for png in ("poses_vs_steps.png", "generation.png", "cycle.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"

@@ -17,15 +17,19 @@ from geometry.metrics import pose_metrics
 
 from .cycle_metrics import generated_frame_quality
 
-COLUMNS = ("clip", "style", "psnr", "ssim", "adherence_rot_err_deg", "adherence_trans_err_deg",
-           "adherence_RRA@30", "adherence_ATE", "sec_per_clip")
+COLUMNS = ("clip", "style", "psnr", "psnr_other_path", "psnr_copy_first", "ssim", "adherence_rot_err_deg",
+           "adherence_trans_err_deg", "adherence_RRA@30", "adherence_ATE", "sec_per_clip")
 
 
 def evaluate_generation(engine, clips, *, video_steps: int | None = None, pose_steps: int = 2,
                         seed: int = 0, videos: list[np.ndarray] | None = None) -> list[dict[str, Any]]:
-    """One row per clip; the generated clips are appended to ``videos`` when it is given (for FID / FVD)."""
+    """One row per clip; the generated clips are appended to ``videos`` when it is given (for FID / FVD).
+
+    Beside the PSNR along the clip's own path, two answers that cannot follow the camera: the same first
+    frame along the *next* clip's path (``psnr_other_path``; NaN with one clip) and the first frame
+    repeated (``psnr_copy_first``). A model that follows the camera beats both."""
     rows = []
-    for clip in clips:
+    for n, clip in enumerate(clips):
         t0 = time.perf_counter()
         frames = engine.generate(clip.frames[:1], clip.cameras, steps=video_steps, seed=seed)
         seconds = time.perf_counter() - t0
@@ -35,7 +39,15 @@ def evaluate_generation(engine, clips, *, video_steps: int | None = None, pose_s
         again = engine.estimate_poses(frames, steps=pose_steps, seed=seed)
         m = pose_metrics(again, clip.cameras)
         psnr, ssim = generated_frame_quality(img["psnr"], img["ssim"], source_frames=[0])
-        rows.append({"clip": clip.id, "style": clip.label, "psnr": psnr, "ssim": ssim,
+        psnr_other = float("nan")
+        if len(clips) > 1:
+            other = clips[(n + 1) % len(clips)].cameras.to(clip.cameras.dtype)
+            o = frame_metrics(engine.generate(clip.frames[:1], other, steps=video_steps, seed=seed), clip.frames)
+            psnr_other = generated_frame_quality(o["psnr"], o["ssim"], source_frames=[0])[0]
+        c = frame_metrics(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames)
+        psnr_copy = generated_frame_quality(c["psnr"], c["ssim"], source_frames=[0])[0]
+        rows.append({"clip": clip.id, "style": clip.label, "psnr": psnr, "psnr_other_path": psnr_other,
+                     "psnr_copy_first": psnr_copy, "ssim": ssim,
                      "adherence_rot_err_deg": m["mean_rot_err_deg"],
                      "adherence_trans_err_deg": m["mean_trans_err_deg"], "adherence_RRA@30": m["RRA@30"],
                      "adherence_ATE": m["ATE"], "sec_per_clip": seconds})

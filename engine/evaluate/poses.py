@@ -106,6 +106,12 @@ def evaluate_poses(engine, clips, steps_list=(1, 2, 5, 20), *, colmap: bool = Fa
             metrics.append(m)
             predicted.append(pred)
         record("raxels", steps, metrics, predicted)
+        if len(clips) > 1:
+            # The same predictions scored against the *previous* clip's truth ("own/other",
+            # docs/metrics.md): a model that reads its input scores clearly worse here than on its own clip.
+            other = [pose_metrics(predicted[(i + 1) % len(clips)].to(clip.cameras.dtype), clip.cameras)
+                     for i, clip in enumerate(clips)]
+            record("raxels, another clip's prediction", steps, other)
     identity = [identity_baseline(c.cameras) for c in clips]
     record("identity", "-", [pose_metrics(p, c.cameras) for p, c in zip(identity, clips)], identity)
     if colmap:
