@@ -7,13 +7,16 @@
     python -m engine evaluate --checkpoint DIR --benchmark procedural --colmap --out results/RUN
 
 Every command takes --checkpoint (a checkpoint directory or a preset name; default: the shipped
-model), --device, --steps and --seed, and shows a progress bar.
+model), --device, --steps and --seed, and shows a progress bar. Output paths are checked before any
+work. A bad input or argument prints one line ``error: ...`` and exits with status 2; ``--debug``
+(before the command) shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +26,74 @@ import numpy as np
 from tqdm import tqdm
 
 from .events import ProgressEvent
+
+
+# Errors that mean "the input or the environment is wrong", reported in one line. Anything else is a bug
+# and keeps its traceback.
+USER_ERRORS = (ValueError, OSError)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (status 2), like every other bad input here."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _fps(text: str) -> float:
+    """argparse type for --fps: a frame rate ``save_video`` can write."""
+    from .media import check_fps
+
+    try:
+        return check_fps(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _check_writable(path: Path, what: str) -> None:
+    """``path`` can be created or replaced: not a folder (unless ``what`` is a folder), in an existing,
+    writable folder."""
+    if path.is_dir() and what != "folder":
+        raise ValueError(f"{path}: is a folder; {what} is written to a file")
+    if path.exists() and not path.is_dir() and what == "folder":
+        raise ValueError(f"{path}: is a file; a COLMAP model is written to a folder")
+    parent = path if what == "folder" and path.is_dir() else path.parent
+    if not parent.is_dir():
+        raise ValueError(f"{path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{path}: folder {parent} is not writable")
+    if path.is_file() and not os.access(path, os.W_OK):
+        raise ValueError(f"{path}: file exists and is not writable")
+
+
+def _check_camera_output(path: str, option: str) -> None:
+    from geometry.io import format_for_saving
+
+    try:
+        fmt = format_for_saving(path)
+    except ValueError as exc:
+        raise ValueError(f"{option}: {exc}") from None
+    _check_writable(Path(path), "folder" if fmt == "colmap" else "a camera file")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Check every output path of a command (format and writability) before any work is done."""
+    from .media import check_video_output
+
+    kind = getattr(args, "out_kind", None)
+    out = getattr(args, "out", None)
+    if kind == "video":
+        check_video_output(out)
+    elif kind == "cameras":
+        _check_camera_output(out, "--out")
+    elif kind == "json" and out is not None:
+        if Path(out).suffix.lower() != ".json":
+            raise ValueError(f"{out}: --out writes a JSON report; give a file name ending in .json")
+        _check_writable(Path(out), "a JSON report")
+    if getattr(args, "cameras_out", None) is not None:
+        _check_camera_output(args.cameras_out, "--cameras-out")
+    if kind == "video" and args.cameras_out is not None and Path(args.cameras_out).resolve() == Path(out).resolve():
+        raise ValueError(f"{out}: --out and --cameras-out are the same file")
 
 
 def _engine(args: argparse.Namespace):
@@ -79,8 +150,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     from .media import save_video
 
+    cams = load_cameras(args.cameras, width=args.width, height=args.height)  # before the (slow) engine
     eng = _engine(args)
-    cams = load_cameras(args.cameras, width=args.width, height=args.height)
     frames = _follow(eng.generate_stream(args.images, cams, steps=args.steps, seed=args.seed,
                                          source_frames=_source_frames(args.source_frames)), "generate")
     save_video(frames, args.out, fps=args.fps)
@@ -138,8 +209,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="python -m engine", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for bad inputs too")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("estimate-poses", help="camera trajectory of a clip")
@@ -149,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ref", type=int, default=0, help="frame the trajectory is expressed in")
     p.add_argument("--method", choices=["raxels", "colmap"], default="raxels")
     _common(p)
-    p.set_defaults(func=cmd_estimate_poses)
+    p.set_defaults(func=cmd_estimate_poses, out_kind="cameras")
 
     p = sub.add_parser("generate", help="video along a camera path from images")
     p.add_argument("--images", nargs="+", required=True)
@@ -159,20 +230,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source-frames", default="first", help="first, middle, last, or frame indices like 0,8")
     p.add_argument("--out", required=True, help="video file (.mp4 or .gif)")
     p.add_argument("--cameras-out", default=None)
-    p.add_argument("--fps", type=float, default=8.0)
+    p.add_argument("--fps", type=_fps, default=8.0)
     _common(p)
-    p.set_defaults(func=cmd_generate)
+    p.set_defaults(func=cmd_generate, out_kind="video")
 
     p = sub.add_parser("generate-joint", help="video and camera path together from images")
     p.add_argument("--images", nargs="+", required=True)
     p.add_argument("--num-frames", type=int, default=None)
     p.add_argument("--ray-steps", type=int, default=None)
     p.add_argument("--source-frames", default="first")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="video file (.mp4 or .gif)")
     p.add_argument("--cameras-out", default=None)
-    p.add_argument("--fps", type=float, default=8.0)
+    p.add_argument("--fps", type=_fps, default=8.0)
     _common(p)
-    p.set_defaults(func=cmd_generate_joint)
+    p.set_defaults(func=cmd_generate_joint, out_kind="video")
 
     p = sub.add_parser("cycle", help="self-consistency: poses -> regenerate -> poses")
     p.add_argument("clip")
@@ -180,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-frames", type=int, default=None)
     p.add_argument("--out", default=None, help="write the report as JSON")
     _common(p)
-    p.set_defaults(func=cmd_cycle)
+    p.set_defaults(func=cmd_cycle, out_kind="json")
 
     try:
         from .train.cli import add_train_command
@@ -199,7 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_outputs(args)
         return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:  # bad input: a clear message, no traceback
-        print(f"error: {exc}", file=sys.stderr)
+    except USER_ERRORS as exc:  # bad input: one clear line, no traceback (unless --debug)
+        if args.debug:
+            raise
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
