@@ -146,7 +146,7 @@ class Viewport:
                 c.camera.position = pos
                 if fov_deg is not None:
                     c.camera.fov = float(np.radians(fov_deg))
-        self.refresh_visibility()
+        self.mark("visibility")
 
     def frame_all(self) -> None:
         """Move every viewer's camera to see the whole path, scene and results from above and behind."""
@@ -165,6 +165,7 @@ class Viewport:
                 c.camera.position = tuple(eye)
                 c.camera.look_at = tuple(centre)
                 c.camera.up_direction = tuple(UP)
+        self.mark("visibility")
 
     def _content_points(self) -> np.ndarray | None:
         s = self.session
@@ -307,6 +308,8 @@ class Viewport:
             for layer in ("scene", "look_at", "path", "photos", "generation", "estimate", "preview"):
                 if layer in layers:
                     getattr(self, f"_draw_{layer}")()
+            if "visibility" in layers:
+                self.refresh_visibility()
             self.draw_count += 1
 
     def _replace(self, layer: str, add: dict[str, Any]) -> None:
@@ -393,7 +396,7 @@ class Viewport:
 
             @client.camera.on_update
             def _(_camera) -> None:
-                self.refresh_visibility()
+                self.mark("visibility")     # checked on the drawing thread: callbacks never wait for its lock
 
         gui = self.server.gui
         gui.configure_theme(control_layout="floating", control_width="small", show_logo=False,

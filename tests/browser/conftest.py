@@ -13,7 +13,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-from studio_helpers import free_port, wait_for  # noqa: E402
+from studio_helpers import PAGE_TIMEOUT_MS, free_port, wait_for  # noqa: E402
 
 
 def pytest_configure(config):
@@ -52,7 +52,7 @@ def studio_page(browser, studio_app):
     url, registry, _ = studio_app
     context = browser.new_context(viewport={"width": 1600, "height": 1300})
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
     before = {id(live) for live in registry.sessions()}
     page.goto(url)
     page.wait_for_selector("#viser-frame")

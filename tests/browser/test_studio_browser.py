@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio_helpers import port_closed, wait_for
+from studio_helpers import PAGE_TIMEOUT_MS, held_after_first_step, port_closed, wait_for
 
 RE10K = Path(__file__).resolve().parents[1] / "data" / "re10k"
 CLIP = RE10K / "0c9b371cc6225682.mp4"
@@ -26,7 +26,7 @@ def notice(page) -> str:
     return page.locator("#studio-notice").inner_text()
 
 
-def wait_notice(page, *needles: str, timeout: float = 30.0) -> str:
+def wait_notice(page, *needles: str, timeout: float = 90.0) -> str:
     return wait_for(lambda: (lambda t: t if any(n in t for n in needles) else None)(notice(page)), timeout=timeout,
                     what=f"a notice containing {needles}")
 
@@ -102,6 +102,13 @@ def test_preset_creates_a_path(studio_page, shot):
     wait_for(lambda: live.session.preview_frame >= 2, what="playback to move the preview camera")
     page.locator("#pause").click()
     wait_for(lambda: not live.viewport.playing, what="playback to stop")
+    assert "works at 9 frames" in page.locator("#num-frames").text_content()   # the frame count's hint
+
+    page.locator("#look-through input").check()         # the view is the preview camera: its frustum goes
+    wait_for(lambda: "/path/preview" in live.viewport.hidden_frustums(), what="the preview frustum to hide")
+    page.locator("#look-through input").uncheck()
+    page.locator("#frame-all").click()                   # the view leaves: every frustum is shown again
+    wait_for(lambda: not live.viewport.hidden_frustums(), what="the frustums to show again")
 
 
 def test_pick_the_look_at_point_in_the_scene(studio_page, shot):
@@ -146,46 +153,57 @@ def test_invalid_uploads_show_an_error_and_keep_the_path(studio_page, shot, tmp_
     shot(page, "06_invalid_path_import_keeps_path", live=live)
 
 
-def test_generation_streams_frames_into_the_page(studio_page, shot, tmp_path):
+def test_generation_streams_frames_into_the_page(studio_page, studio_app, shot, tmp_path):
     page, live = studio_page
     import imageio.v3 as iio
 
+    open_tab(page, "Photos → video")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    upload(page, "photo-upload", str(notes))            # refused in the message line, not a passing pop-up
+    text = wait_notice(page, "notes.txt")
+    assert "unsupported image type" in text and "✖" in text
     photo = tmp_path / "photo.png"
     yy, xx = np.mgrid[0:96, 0:128]
     iio.imwrite(photo, np.stack([xx * 2, yy * 2, 255 - xx], -1).clip(0, 255).astype(np.uint8))
-    open_tab(page, "Photos → video")
     upload(page, "photo-upload", str(photo))
-    wait_notice(page, "1 photo(s) ready")
+    wait_notice(page, "1 photo(s) ready")                  # and the old error is gone with it
     set_slider(page, "gen-steps", 8)
-    page.locator("#generate").click()
-    wait_for(lambda: "denoise step" in page.locator("#gen-progress").inner_text(), what="streamed progress")
-    wait_for(lambda: page.locator("#live-frames img").count() > 0, what="streamed frames")
-    shot(page, "07_generation_streaming")
-    wait_for(lambda: "generated 9 frames" in page.locator("#gen-progress").inner_text(), timeout=120,
+    with held_after_first_step(studio_app[2], "generate_stream"):
+        page.locator("#generate").click()
+        wait_for(lambda: "denoise step" in page.locator("#gen-progress").inner_text(), what="streamed progress")
+        wait_for(lambda: page.locator("#live-frames img").count() > 0, what="streamed frames")
+        shot(page, "07_generation_streaming")
+    wait_for(lambda: "generated 9 frames" in page.locator("#gen-progress").inner_text(), timeout=180,
              what="the generation to finish")
     wait_for(lambda: page.locator("#result-video video").count() > 0, what="the result video")
-    assert page.locator("#gen-downloads").inner_text().count("video") >= 2
-    live.viewport.flush()
-    assert sum(n.startswith("/generated/") for n in live.viewport.node_names("generation")) == 9
+    wait_for(lambda: page.locator("#gen-downloads").inner_text().count("video") >= 2, what="the downloads")
+    wait_for(lambda: live.viewport.flush() and sum(n.startswith("/generated/")
+                                                   for n in live.viewport.node_names("generation")) == 9,
+             what="the generated frames in the 3D view")
     page.locator("#result-video").scroll_into_view_if_needed()
     shot(page, "08_generation_done", live=live)
 
 
-def test_joint_generation_and_cancel_keep_results(studio_page, shot):
+def test_joint_generation_and_cancel_keep_results(studio_page, studio_app, shot):
     page, live = studio_page
     page.get_by_label("Joint: the model also makes up the camera path").check()
     set_slider(page, "gen-steps", 3)
     page.locator("#generate").click()
-    wait_for(lambda: "jointly with its camera path" in page.locator("#gen-progress").inner_text(), timeout=120,
+    wait_for(lambda: "jointly with its camera path" in page.locator("#gen-progress").inner_text(), timeout=180,
              what="the joint generation")
     joint = live.session.generation
     assert joint.mode == "joint"
-    set_slider(page, "gen-steps", 50)
-    page.locator("#generate").click()
-    wait_for(lambda: "denoise step" in page.locator("#gen-progress").inner_text(), what="the long run to start")
-    page.locator("#cancel-generate").click()
+    photo_camera = live.session.photo_camera()
+    assert np.allclose(joint.cameras.c2w[joint.source_frames[0]].double(), photo_camera, atol=1e-5)
+    with held_after_first_step(studio_app[2], "generate_joint_stream"):   # cancel while it surely runs
+        page.locator("#generate").click()
+        wait_for(lambda: "denoise step" in page.locator("#gen-progress").inner_text(), what="the second run")
+        page.locator("#cancel-generate").click()
+        wait_for(lambda: live.session.job.token.cancelled, what="the cancel request to reach the job")
     wait_for(lambda: "cancelled" in page.locator("#gen-progress").inner_text(), what="the cancellation")
-    assert "earlier results are kept" in notice(page) and live.session.generation is joint
+    wait_notice(page, "earlier results are kept")       # the final notice, not "cancelling at the next step"
+    assert live.session.generation is joint
     shot(page, "09_joint_then_cancelled", live=live)
     page.get_by_label("Along the drawn path (camera-conditioned)").check()
 
@@ -194,7 +212,7 @@ def test_clip_upload_draws_predicted_frustums(studio_page, shot):
     page, live = studio_page
     open_tab(page, "Clip → cameras")
     upload(page, "clip-upload", str(CLIP))
-    wait_for(lambda: "predicted 9 cameras" in page.locator("#est-progress").inner_text(), timeout=90,
+    wait_for(lambda: "predicted 9 cameras" in page.locator("#est-progress").inner_text(), timeout=180,
              what="the predicted cameras")
     live.viewport.flush()
     assert sum(n.startswith("/estimate/predicted/") for n in live.viewport.node_names("estimate")) == 9
@@ -210,14 +228,16 @@ def test_compare_with_ground_truth(studio_page, shot):
     open_tab(page, "Compare")
     set_slider(page, "cmp-steps", 4)
     page.locator("#compare").click()
-    wait_for(lambda: "compared 9 frames" in page.locator("#cmp-progress").inner_text(), timeout=120,
+    wait_for(lambda: "compared 8 generated frames" in page.locator("#cmp-progress").inner_text(), timeout=180,
              what="the comparison")
     wait_for(lambda: page.locator("#cmp-image img").count() > 0, what="the side-by-side frame")
-    assert "PSNR" in page.locator("#cmp-caption").inner_text()
+    assert "the input photo" in page.locator("#cmp-caption").inner_text()     # frame 1 is the photo itself
+    set_slider(page, "cmp-frame", 2)
+    wait_for(lambda: "PSNR" in page.locator("#cmp-caption").inner_text(), what="a generated frame's scores")
     shot(page, "11_compare_with_ground_truth", live=live)
 
     page.locator("#cycle").click()
-    wait_for(lambda: "cycle: trajectory error" in page.locator("#cmp-progress").inner_text(), timeout=120,
+    wait_for(lambda: "cycle: trajectory error" in page.locator("#cmp-progress").inner_text(), timeout=180,
              what="the cycle run")
     assert "rotation error" in page.locator("#cycle-table").inner_text()
     shot(page, "12_cycle_self_consistency", live=live)
@@ -230,7 +250,7 @@ def test_an_example_gives_a_result_in_one_click(studio_page, shot):
     page.locator("#examples img").first.click()
     wait_notice(page, "example ")
     title = live.session.example.title
-    wait_for(lambda: f"cameras of {title}" in page.locator("#est-progress").inner_text(), timeout=90,
+    wait_for(lambda: f"cameras of {title}" in page.locator("#est-progress").inner_text(), timeout=180,
              what="the example's predicted cameras")
     wait_for(lambda: "RRA@30" in page.locator("#est-metrics").inner_text(), what="the example's pose metrics")
     assert live.session.estimate.clip_name == title
@@ -245,6 +265,7 @@ def test_each_tab_gets_its_own_scene(browser, studio_app, studio_page):
     _, first = studio_page
     context = browser.new_context()
     page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
     known = {id(s) for s in registry.sessions()}
     page.goto(url)
     page.wait_for_selector("#viser-frame")
