@@ -23,7 +23,7 @@ import os
 import re
 import uuid
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -196,7 +196,7 @@ def probe_media(path: str | os.PathLike, *, label: str | None = None, limits: Me
             count, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
         except Exception as exc:
             raise UnreadableMediaError(label, _reason(exc, path)) from exc
-        info = MediaInfo(path, label, info.width, info.height, int(count), info.fps, uses_ffmpeg=True)
+        info = replace(info, num_frames=int(count))
     if info.num_frames < 1:
         raise MediaError(f"{label}: the video has no frames")
     if info.num_frames > limits.max_frames:

@@ -50,18 +50,23 @@ def big_clip(tmp_path_factory) -> Path:
     return path
 
 
-def _peak_growth_mb(setup: str, call: str) -> float:
-    """How far the peak resident memory of a fresh interpreter rises during ``call`` (after ``setup``)."""
+def _peak_growth_mb(setup: str, call: str, *, refused: bool = False) -> float:
+    """How far the peak resident memory of a fresh interpreter rises during ``call`` (after ``setup``).
+    ``call`` must succeed, or with ``refused`` must raise ValueError; anything else fails the test."""
+    handler = "    print('refused:', exc)" if refused else "    raise"
     script = (f"import json, resource\n{setup}\n"
               "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-              f"try:\n    {call}\nexcept ValueError as exc:\n    print('refused:', exc)\n"
+              f"try:\n    {call}\n    print('done')\nexcept ValueError as exc:\n{handler}\n"
               "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
               "print(json.dumps((after - before) / 1024))\n")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop(media.MAX_IMAGE_PIXELS_ENV, None)
-    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=600, check=True).stdout
-    return float(json.loads(out.strip().splitlines()[-1]))
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.strip().splitlines()
+    assert lines[-2].startswith("refused:" if refused else "done"), run.stdout[-2000:]
+    return float(json.loads(lines[-1]))
 
 
 # ---- pixel limit -------------------------------------------------------------------------------------
@@ -77,7 +82,7 @@ def test_huge_image_refused_from_its_header(huge_png):
 
 def test_huge_image_is_refused_without_allocating(huge_png):
     setup = "from engine.media import load_frames"
-    growth = _peak_growth_mb(setup, f"load_frames([{str(huge_png)!r}], 64, 64)")
+    growth = _peak_growth_mb(setup, f"load_frames([{str(huge_png)!r}], 64, 64)", refused=True)
     assert growth < 64, f"refusing a decompression bomb grew memory by {growth:.0f} MB"
 
 
