@@ -53,8 +53,8 @@ def build(page: Page) -> None:
             page.preset_count = gr.Number(label="keyframes", value=DEFAULT_KEYFRAMES["orbit"], precision=0, minimum=2,
                                           maximum=64, min_width=80)
             page.preset_seconds = gr.Number(label="duration (s)", value=4.0, minimum=0.01, min_width=80)
-            page.preset_fov = gr.Number(label=f"vertical FOV ° (blank = the preset's own, {preset_fov('orbit'):g})",
-                                        minimum=1, maximum=179, min_width=80, elem_id="preset-fov")
+            page.preset_fov = gr.Number(label=f"vertical FOV ° (0 = the preset's own, {preset_fov('orbit'):g})",
+                                        value=0, minimum=0, maximum=179, min_width=80, elem_id="preset-fov")
         page.preset_mode = gr.Radio([("Replace the path", "replace"), ("Insert after selected keyframe", "insert")],
                                     value="replace", label="use as")
         with gr.Row():
@@ -159,7 +159,7 @@ def preset_form(name: str) -> list:
         else:
             out.append(gr.update(visible=False, value=None))
     out.append(DEFAULT_KEYFRAMES.get(name, FALLBACK_KEYFRAMES))
-    out.append(gr.update(label=f"vertical FOV ° (blank = the preset's own, {preset_fov(name):g})"))
+    out.append(gr.update(label=f"vertical FOV ° (0 = the preset's own, {preset_fov(name):g})"))
     return out
 
 
@@ -175,7 +175,7 @@ def apply_preset(live: LiveSession, name, direction, v1, v2, v3, count, seconds,
         params[next(p.name for p in preset_params(name) if p.choices)] = direction
     cam = live.viewport.viewer_camera()
     return s.apply_preset(name, params, mode=mode, count=int(count) if count else None, seconds=float(seconds or 4.0),
-                          viewport_c2w=None if cam is None else cam[0], fov_y_deg=None if fov is None else float(fov))
+                          viewport_c2w=None if cam is None else cam[0], fov_y_deg=float(fov) if fov else None)
 
 
 def set_look_at(live: LiveSession, x, y, z) -> str:
