@@ -377,3 +377,17 @@ def test_colmap_binary_garbage_is_refused_before_pycolmap(tmp_path):
         (tmp_path / name).write_bytes(bytes(torch.randint(0, 256, (4096,), generator=gen, dtype=torch.uint8).tolist()))
     with pytest.raises(ValueError, match=r"cameras\.bin: not a COLMAP cameras\.bin"):
         gio.load_cameras(tmp_path)
+
+
+def test_camera_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from geometry.io.writing import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        path = write_text_atomic(tmp_path / "cams.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
