@@ -32,13 +32,15 @@ class EvalClip:
     label: str = ""                  # trajectory style or source
 
 
-def procedural_clips(clip: ClipConfig, num_clips: int, *, supersample: int = 2) -> list[EvalClip]:
+def procedural_clips(clip: ClipConfig, num_clips: int, *, supersample: int = 2,
+                     styles: tuple[str, ...] = PROCEDURAL_STYLES, first_seed: int = 0) -> list[EvalClip]:
+    """Held-out clips ``first_seed .. first_seed + num_clips - 1`` of ``HELDOUT_SEEDS``, styles in turn."""
     from engine.data import HELDOUT_SEEDS, make_scene, render, sample_trajectory
 
     out = []
-    for n in range(num_clips):
+    for n in range(first_seed, first_seed + num_clips):
         seed = HELDOUT_SEEDS[n]
-        style = PROCEDURAL_STYLES[n % len(PROCEDURAL_STYLES)]
+        style = styles[n % len(styles)]
         rng = np.random.default_rng([seed, 0xE7A1])
         scene = make_scene(seed)
         path = sample_trajectory(scene, clip.num_frames, rng=rng, style=style, width=clip.width, height=clip.height)
