@@ -102,7 +102,8 @@ def test_preset_creates_a_path(studio_page, shot):
     wait_for(lambda: live.session.preview_frame >= 2, what="playback to move the preview camera")
     page.locator("#pause").click()
     wait_for(lambda: not live.viewport.playing, what="playback to stop")
-    assert "works at 9 frames" in page.locator("#num-frames").text_content()   # the frame count's hint
+    page.get_by_text("Interpolation").click()
+    wait_for(lambda: "works at 9 frames" in page.locator("#num-frames").inner_text(), what="the frame count's hint")
 
     page.locator("#look-through input").check()         # the view is the preview camera: its frustum goes
     wait_for(lambda: "/path/preview" in live.viewport.hidden_frustums(), what="the preview frustum to hide")
