@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from contextlib import contextmanager
 
 # Generous: on a loaded 2-core machine the first page (Gradio, a session, its Viser server) takes a while.
 # Tests wait for the state they assert (``wait_for``, Playwright's waits); none waits a fixed time.
@@ -37,26 +35,3 @@ def port_closed(port: int) -> bool:
         return True
     return False
 
-
-@contextmanager
-def held_after_first_step(service, method: str):
-    """The engine's ``method`` stream pauses after its first denoising step until the block ends (or the
-    yielded event is set): a test can see (and cancel) a running job without racing a fast or slow engine."""
-    engine = service.engine()
-    real = getattr(engine, method)
-    release = threading.Event()
-
-    def held(*args, **kwargs):
-        waited = False
-        for event in real(*args, **kwargs):
-            yield event
-            if event.stage == "denoise" and not waited:
-                waited = True
-                release.wait(300)
-
-    setattr(engine, method, held)          # an instance attribute shadows the method
-    try:
-        yield release
-    finally:
-        release.set()
-        delattr(engine, method)
