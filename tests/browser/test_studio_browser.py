@@ -195,6 +195,7 @@ def test_joint_generation_and_cancel_keep_results(studio_page, shot):
     assert joint.mode == "joint"
     photo_camera = live.session.photo_camera()
     assert np.allclose(joint.cameras.c2w[joint.source_frames[0]].double(), photo_camera, atol=1e-5)
+    set_slider(page, "gen-steps", 50)
     page.locator("#generate").click()
     wait_for(lambda: "denoise step" in page.locator("#gen-progress").inner_text(), what="the long run to start")
     page.locator("#cancel-generate").click()
