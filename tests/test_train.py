@@ -272,7 +272,7 @@ def test_gradient_accumulation_matches_larger_batch(tmp_path, monkeypatch):
     import engine.flow
     import engine.objective
 
-    def fixed_times(batch, *, cfg, generator=None, device=None):
+    def fixed_times(batch, *, cfg, generator=None, device=None, step=None):
         t = torch.full((batch,), 0.4)
         return t.to(device), (t + 0.2).to(device)
 
