@@ -8,6 +8,7 @@ truth), generated and ground-truth frames are compared, and a second tab gets it
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -184,7 +185,7 @@ def test_generation_streams_frames_into_the_page(studio_page, shot, tmp_path):
     shot(page, "08_generation_done", live=live)
 
 
-def test_joint_generation_and_cancel_keep_results(studio_page, shot):
+def test_joint_generation_and_cancel_keep_results(studio_page, studio_app, shot, monkeypatch):
     page, live = studio_page
     page.get_by_label("Joint: the model also makes up the camera path").check()
     set_slider(page, "gen-steps", 3)
@@ -195,6 +196,16 @@ def test_joint_generation_and_cancel_keep_results(studio_page, shot):
     assert joint.mode == "joint"
     photo_camera = live.session.photo_camera()
     assert np.allclose(joint.cameras.c2w[joint.source_frames[0]].double(), photo_camera, atol=1e-5)
+    # The long run must still be running when the click arrives, however fast or loaded the machine: each
+    # denoising step of the tiny model takes milliseconds, so slow the model down (events still stream).
+    model = studio_app[2].engine().pipe.model
+    forward = model.forward
+
+    def slow_forward(*args, **kwargs):
+        time.sleep(0.5)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", slow_forward)
     set_slider(page, "gen-steps", 50)
     page.locator("#generate").click()
     wait_for(lambda: "denoise step" in page.locator("#gen-progress").inner_text(), what="the long run to start")
