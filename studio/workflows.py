@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +101,10 @@ def _refuse(session: StudioSession, message: str) -> Iterator[Progress]:
     yield Progress(f"✖ {message}", finished=True)
 
 
+CANCEL_WAIT_S = 30.0     # a denoising step is far shorter; past this the handler answers "cancelling…"
+NOTICE_WAIT_S = 5.0      # from the job's end to the flow's final notice
+
+
 def cancel(session: StudioSession) -> None:
     """Ask the running job to stop; the notice says so. Returns nothing, so a page handler never writes
     its own message over the flow's final "cancelled" notice, which can come before the handler returns."""
@@ -108,7 +113,14 @@ def cancel(session: StudioSession) -> None:
         session.info("nothing is running")
         return
     session.info("cancelling at the next step…")     # before the job can hear it and report "cancelled"
+    cancelling = session.notice
     job.cancel()
+    # The page applies this handler's answer whenever it arrives, possibly after the flow's final update
+    # (seen under load): wait, bounded, until the flow has put its final notice, so the answer carries it.
+    if job.wait(timeout=CANCEL_WAIT_S):
+        end = time.monotonic() + NOTICE_WAIT_S
+        while session.notice is cancelling and time.monotonic() < end:
+            time.sleep(0.05)
 
 
 def clip_frame_ids(num_available: int, wanted: int) -> np.ndarray:

@@ -320,3 +320,16 @@ def _plot_labels(session) -> list[str]:
 
     fig = views.trajectory_plot(session)
     return [line.get_label() for ax in fig.axes for line in ax.get_lines()]
+
+
+def test_cancel_answers_with_the_final_notice_when_the_flow_finishes_in_time(service, fake, session):
+    """The page applies the cancel handler's answer whenever it arrives: the handler waits (bounded) for the
+    flow's final notice, so its answer cannot put "cancelling..." back over "cancelled" (a browser-test flake)."""
+    flow = workflows.generate_video(session, service, steps=50)
+    next(flow)
+    consumer = threading.Thread(target=lambda: list(flow))          # the page's streaming handler
+    consumer.start()
+    workflows.cancel(session)
+    answer = session.notice                                          # what the handler's answer shows
+    consumer.join(10)
+    assert "cancelled" in answer.text and answer.level == "warning"
