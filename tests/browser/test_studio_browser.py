@@ -71,8 +71,17 @@ def test_adding_keyframes_draws_a_path(studio_page, shot):
     for k, (dx, dy) in enumerate([(0, 0), (140, 30), (120, -40)]):
         if dx or dy:
             before = live.viewport.viewer_camera()[0]
-            drag_view(page, dx, dy)
-            wait_for(lambda: not np.allclose(live.viewport.viewer_camera()[0], before), what="the view to move")
+            moved = lambda: not np.allclose(live.viewport.viewer_camera()[0], before)  # noqa: E731
+            # A drag that lands before the 3D canvas has connected does nothing (a user drags again):
+            # drag until the view moves, each try waiting for it.
+            for _ in range(6):
+                drag_view(page, dx, dy)
+                try:
+                    wait_for(moved, timeout=15, what="the view to move")
+                    break
+                except AssertionError:
+                    continue
+            assert moved(), "the view did not move after 6 drags"
         page.locator("#add-keyframe").click()
         wait_for(lambda: len(live.session.path) == k + 1, what=f"keyframe {k + 1}")
     wait_for(lambda: "3 keyframes" in page.locator("#path-summary").inner_text(), what="the path summary")
