@@ -95,7 +95,7 @@ def ray_image_terms(pipe: JointPipeline, clean_rays: torch.Tensor, batch: dict[s
         R_err = quaternion_to_matrix(q)
         centre_err = (t + (R_err @ centre_true.unsqueeze(-1)).squeeze(-1) - centre_true).norm(dim=-1)
         per_frame = quaternion_angle(q) + centre_err                          # (B, T)
-        scale = pts_true[..., :, :].var(-2).sum(-1) * pts_true.shape[-2]      # gap's size for a good fit
+        scale = pts_true.var(-2).sum(-1) * pts_true.shape[-2]      # gap's size for a good fit
         ok = (gap > 1e-3 * scale) & torch.isfinite(per_frame)
         per_frame = torch.where(ok, per_frame, torch.zeros_like(per_frame))
         per_example = (per_frame.sum(1) / ok.sum(1).clamp_min(1)).float()

@@ -37,6 +37,7 @@ from geometry import Cameras, canonicalize
 from geometry.metrics import identity_baseline, pose_metrics
 
 from .benchmarks import PROCEDURAL_STYLES, EvalClip, procedural_clips
+from .cycle_metrics import generated_frame_quality
 from .poses import input_dependence
 
 
@@ -71,34 +72,36 @@ def translation_direction_spread_deg(trajectories: list[torch.Tensor], min_norm:
 
 
 def _psnr(frames: np.ndarray, truth: np.ndarray) -> float:
-    p = np.asarray(frame_metrics(frames, truth)["psnr"][1:], dtype=np.float64)
-    p = p[np.isfinite(p)]
-    return float(p.mean()) if p.size else float("inf")
+    """Mean PSNR of the generated frames (the source frame 0 left out), as the harness defines it."""
+    m = frame_metrics(frames, truth)
+    return generated_frame_quality(m["psnr"], m["ssim"], source_frames=[0])[0]
 
 
 def probe_poses(engine, clips: list[EvalClip], *, steps: int = 2, seed: int = 0) -> dict[str, Any]:
     truths = [c.cameras for c in clips]
     predicted = [engine.estimate_poses(c.frames, steps=steps, seed=seed).to(torch.float64) for c in clips]
     identity = [identity_baseline(t) for t in truths]
+    model_m = [pose_metrics(p, t) for p, t in zip(predicted, truths)]
+    ident_m = [pose_metrics(p, t) for p, t in zip(identity, truths)]
     own, other, ratio = own_other_ratio(predicted, truths)
     per_style: dict[str, dict[str, float]] = {}
     for style in sorted({c.label for c in clips}):
         idx = [i for i, c in enumerate(clips) if c.label == style]
-        model = [_rot_err(predicted[i], truths[i]) for i in idx]
-        ident = [_rot_err(identity[i], truths[i]) for i in idx]
+        model = [float(model_m[i]["mean_rot_err_deg"]) for i in idx]
+        ident = [float(ident_m[i]["mean_rot_err_deg"]) for i in idx]
         per_style[style] = {"clips": len(idx), "rot_err_deg": float(np.mean(model)),
                             "identity_rot_err_deg": float(np.mean(ident)),
                             "better_than_identity": int(sum(m < i for m, i in zip(model, ident)))}
     return {
         "clips": len(clips), "steps": steps,
-        "rot_err_deg": float(np.mean([_rot_err(p, t) for p, t in zip(predicted, truths)])),
-        "identity_rot_err_deg": float(np.mean([_rot_err(p, t) for p, t in zip(identity, truths)])),
+        "rot_err_deg": float(np.mean([m["mean_rot_err_deg"] for m in model_m])),
+        "identity_rot_err_deg": float(np.mean([m["mean_rot_err_deg"] for m in ident_m])),
         "own_rot_err_deg": own, "other_rot_err_deg": other, "own_other": ratio,
         "input_dependence": input_dependence([p.c2w for p in predicted], [t.c2w for t in truths]),
         "trans_dir_spread_deg": translation_direction_spread_deg([p.c2w for p in predicted]),
         "trans_dir_spread_truth_deg": translation_direction_spread_deg([t.c2w for t in truths]),
-        "ATE": float(np.mean([pose_metrics(p, t)["ATE"] for p, t in zip(predicted, truths)])),
-        "identity_ATE": float(np.mean([pose_metrics(p, t)["ATE"] for p, t in zip(identity, truths)])),
+        "ATE": float(np.mean([m["ATE"] for m in model_m])),
+        "identity_ATE": float(np.mean([m["ATE"] for m in ident_m])),
         "per_style": per_style,
     }
 
