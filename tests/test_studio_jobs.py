@@ -38,7 +38,10 @@ class FakeEngine:
         self.calls.append(task)
         yield ProgressEvent(task, "encode")
         for i in range(1, steps + 1):
-            self.hold.wait(5)
+            deadline = time.monotonic() + 5
+            while not self.hold.wait(0.01) and time.monotonic() < deadline:
+                if cancel is not None and cancel.cancelled:
+                    break                                   # a held step still hears a cancel at once
             if cancel is not None:
                 cancel.raise_if_cancelled()
             if self.fail_at == i:
@@ -315,6 +318,15 @@ def test_the_same_photo_again_keeps_the_result(service, session):
     assert session.generation is not None
 
 
+def _wait_for(condition, timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def _plot_labels(session) -> list[str]:
     from studio import views
 
@@ -325,10 +337,12 @@ def _plot_labels(session) -> list[str]:
 def test_cancel_answers_with_the_final_notice_when_the_flow_finishes_in_time(service, fake, session):
     """The page applies the cancel handler's answer whenever it arrives: the handler waits (bounded) for the
     flow's final notice, so its answer cannot put "cancelling..." back over "cancelled" (a browser-test flake)."""
+    fake.hold.clear()                                                # the job stays running until cancelled
     flow = workflows.generate_video(session, service, steps=50)
     next(flow)
     consumer = threading.Thread(target=lambda: list(flow))          # the page's streaming handler
     consumer.start()
+    assert _wait_for(lambda: session.job is not None and not session.job.state.finished)
     workflows.cancel(session)
     answer = session.notice                                          # what the handler's answer shows
     consumer.join(10)
