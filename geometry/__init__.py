@@ -47,7 +47,7 @@ from .rays import (camera_ray_bundle, canonicalize, grid_intrinsics, pixel_grid,
 from .io import (FORMATS, CameraFileError, load_cameras, load_colmap, load_trajectory_document,  # noqa: E402
                  load_transforms, save_cameras, save_trajectory)
 from . import trajectory  # noqa: E402
-from .metrics import (align_cameras, fit_sim3, identity_baseline, pose_auc, pose_metrics,  # noqa: E402
+from .metrics import (align_cameras, fit_sim3, forward_line_baseline, identity_baseline, pose_auc, pose_metrics,  # noqa: E402
                       relative_pose_errors, umeyama)
 from .recover import procrustes_quaternion, quaternion_angle, recover_cameras  # noqa: E402
 from .trajectory import PRESETS, Keyframe, interpolate, keyframes_from_cameras, random_walk  # noqa: E402
@@ -63,7 +63,7 @@ __all__ = [
     "grid_intrinsics", "recover_cameras", "procrustes_quaternion", "quaternion_angle",
     "load_cameras", "save_cameras", "load_colmap", "load_transforms", "load_trajectory_document", "save_trajectory",
     "CameraFileError", "FORMATS",
-    "pose_metrics", "align_cameras", "fit_sim3", "identity_baseline", "pose_auc", "relative_pose_errors", "umeyama",
+    "pose_metrics", "align_cameras", "fit_sim3", "forward_line_baseline", "identity_baseline", "pose_auc", "relative_pose_errors", "umeyama",
     "trajectory", "Keyframe", "interpolate", "keyframes_from_cameras", "PRESETS", "random_walk",
     "make_pose", "invert_pose", "c2w_to_w2c", "w2c_to_c2w", "look_at", "rotation_angle",
     "relative_rotation_angle_deg", "project_to_so3", "quaternion_to_matrix", "matrix_to_quaternion",

@@ -232,7 +232,9 @@ def pose_metrics(pred: Cameras | torch.Tensor, gt: Cameras | torch.Tensor, *,
     fit = fit_sim3(pred_c2w, gt_c2w, rotation_from=rotation_from)
     aligned = _apply_sim3(pred_c2w, fit)
     dist = (aligned[..., :3, 3] - gt_c2w[..., :3, 3]).norm(dim=-1)          # (..., N)
-    out["ATE"] = _out(dist.square().mean(-1).sqrt())
+    ate = dist.square().mean(-1).sqrt()
+    out["ATE"] = _out(ate)
+    out["ATE_rel"] = _out(relative_ate(ate, gt_c2w))
     out["sim3_scale"] = _out(fit["scale"])
     deg = fit["degenerate"].numpy()
     out["alignment"] = np.where(deg, "rotations", "umeyama") if deg.ndim else ("rotations" if deg else "umeyama")
@@ -245,6 +247,22 @@ def pose_metrics(pred: Cameras | torch.Tensor, gt: Cameras | torch.Tensor, *,
     return out
 
 
+def relative_ate(ate: torch.Tensor, gt_c2w: torch.Tensor, *, still_tol: float = 1e-9) -> torch.Tensor:
+    """ATE divided by the true centres' RMS distance from their mean: 1 for any prediction whose centres
+    coincide (all-zero translation), 0 for a perfect one. The Sim(3) fit can always shrink the prediction to
+    the true mean (scale 0), so no fit scores above 1; a value near 1 means the translation was not found.
+    NaN where the true camera does not move (nothing to score).
+
+    Args:
+        ate: (...) ATE in gt units; gt_c2w: (..., N, 4, 4).
+    """
+    c = gt_c2w[..., :3, 3]
+    spread = (c - c.mean(-2, keepdim=True)).square().sum(-1).mean(-1).sqrt()
+    moving = spread > still_tol * c.norm(dim=-1).amax(-1).clamp_min(1.0)
+    return torch.where(moving, ate / torch.where(moving, spread, torch.ones_like(spread)),
+                       torch.full_like(spread, float("nan")))
+
+
 def identity_baseline(gt: Cameras) -> Cameras:
     """The trivial prediction: every pose the identity (gt intrinsics). Report its metrics beside a method's.
 
@@ -253,6 +271,18 @@ def identity_baseline(gt: Cameras) -> Cameras:
     """
     eye = torch.eye(4, dtype=gt.dtype, device=gt.device).expand_as(gt.c2w).clone()
     return gt.with_poses(eye)
+
+
+def forward_line_baseline(gt: Cameras) -> Cameras:
+    """An input-free prediction: never turn, move straight ahead (+z) at constant speed (gt intrinsics).
+
+    Real walk-through clips mostly move forward, so this answer scores well on translation direction
+    without reading a pixel: a method that does not beat it has not shown it reads the video.
+    """
+    n = gt.c2w.shape[-3]
+    c2w = torch.eye(4, dtype=gt.dtype, device=gt.device).expand_as(gt.c2w).clone()
+    c2w[..., 2, 3] = torch.linspace(0.0, 1.0, n, dtype=gt.dtype, device=gt.device)
+    return gt.with_poses(c2w)
 
 
 # --------------------------------------------------------------------------------------

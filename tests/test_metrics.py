@@ -164,6 +164,36 @@ def test_zero_translations_and_the_identity_baseline():
     assert torch.all(trans == 90.0)
 
 
+@pytest.mark.parametrize("rotation_from", ["centres", "orientations"])
+def test_relative_ate_gives_an_all_zero_translation_exactly_one(rotation_from):
+    """ATE_rel cannot flatter a prediction that never moves: coincident centres score 1, whatever the
+    scene's size, and no Sim(3)-aligned prediction scores above 1 (the fit can always shrink to the mean)."""
+    for seed in range(4):
+        gt = random_cameras(seed, (), 7)
+        gt = gt.with_poses(g.make_pose(gt.R, gt.c2w[:, :3, 3] * (10.0 ** (seed - 1))))
+        still = pose_metrics(identity_baseline(gt), gt, rotation_from=rotation_from)
+        assert abs(still["ATE_rel"] - 1.0) < 1e-9
+        exact = pose_metrics(_similarity(gt, 3.0, _random_rotation(seed), torch.ones(3, dtype=torch.float64)),
+                             gt, rotation_from=rotation_from)
+        assert exact["ATE_rel"] < 1e-9
+        other = pose_metrics(random_cameras(seed + 50, (), 7), gt, rotation_from=rotation_from)
+        assert 0.0 <= other["ATE_rel"] <= 1.0 + 1e-9
+
+
+def test_the_forward_line_reads_nothing_but_scores_a_forward_walk():
+    """The input-free forward line: identity rotations, evenly spaced centres along +z. On a clip that
+    walks straight ahead it is exact on translation; on a sideways clip its directions are 90 degrees off."""
+    gt = random_cameras(3, (), 6)
+    line = g.forward_line_baseline(gt)
+    assert torch.equal(line.K, gt.K) and torch.allclose(line.R, torch.eye(3, dtype=torch.float64).expand(6, 3, 3))
+    ahead = gt.with_poses(g.make_pose(torch.eye(3, dtype=torch.float64).expand(6, 3, 3),
+                                      torch.tensor([[0.0, 0.0, 2.0 * k] for k in range(6)], dtype=torch.float64)))
+    m = pose_metrics(line, ahead)
+    assert m["ATE_rel"] < 1e-9 and m["AUC@30"] == 1.0
+    sideways = ahead.with_poses(g.make_pose(ahead.R, ahead.c2w[:, :3, 3][:, [2, 1, 0]]))
+    assert np.allclose(pose_metrics(line, sideways)["pair_trans_err_deg"], 90.0)
+
+
 def test_pure_rotation_clip_aligns_without_nan():
     gt = random_cameras(9, (), 5)
     gt = gt.with_poses(g.make_pose(gt.R, torch.full((5, 3), 0.7, dtype=torch.float64)))   # all centres coincide
@@ -171,7 +201,9 @@ def test_pure_rotation_clip_aligns_without_nan():
     m = pose_metrics(pred, gt)
     assert m["alignment"] == "rotations"
     assert m["ATE"] < 1e-12 and np.all(m["per_frame_rot_err_deg"] < 1e-6)
-    assert all(np.all(np.isfinite(np.asarray(v, dtype=float))) for k, v in m.items() if k != "alignment")
+    assert all(np.all(np.isfinite(np.asarray(v, dtype=float))) for k, v in m.items()
+               if k not in ("alignment", "ATE_rel"))
+    assert np.isnan(m["ATE_rel"])                       # the true camera never moves: nothing to score
     assert m["RRA@5"] == 1.0 and m["RTA@5"] == 1.0
 
 
