@@ -109,7 +109,7 @@ def fit_sim3(pred_c2w: torch.Tensor, gt_c2w: torch.Tensor, *, with_scale: bool =
             "translation": torch.where(d[..., None], t_r, t_u), "degenerate": d}
 
 
-def _apply_sim3(c2w: torch.Tensor, fit: dict[str, torch.Tensor]) -> torch.Tensor:
+def apply_sim3(c2w: torch.Tensor, fit: dict[str, torch.Tensor]) -> torch.Tensor:
     """Poses (..., N, 4, 4) moved by the Sim(3): rotations ``R R_k``, centres ``s R c_k + t``."""
     R = fit["rotation"].unsqueeze(-3)
     centres = fit["scale"][..., None, None] * (c2w[..., :3, 3] @ fit["rotation"].transpose(-1, -2))
@@ -128,7 +128,7 @@ def align_cameras(pred: Cameras, gt: Cameras, *, with_scale: bool = True, return
     pred_c2w, gt_c2w = _checked_poses(pred, gt)
     fit = fit_sim3(pred_c2w, gt_c2w, with_scale=with_scale, rotation_from=rotation_from)
     cams = _as_cameras(pred)
-    out = cams.with_poses(_apply_sim3(pred_c2w, fit).to(cams.c2w))
+    out = cams.with_poses(apply_sim3(pred_c2w, fit).to(cams.c2w))
     return (out, fit) if return_info else out
 
 
@@ -230,7 +230,7 @@ def pose_metrics(pred: Cameras | torch.Tensor, gt: Cameras | torch.Tensor, *,
     out["mean_trans_err_deg"] = _out(trans.mean(-1))
 
     fit = fit_sim3(pred_c2w, gt_c2w, rotation_from=rotation_from)
-    aligned = _apply_sim3(pred_c2w, fit)
+    aligned = apply_sim3(pred_c2w, fit)
     dist = (aligned[..., :3, 3] - gt_c2w[..., :3, 3]).norm(dim=-1)          # (..., N)
     ate = dist.square().mean(-1).sqrt()
     out["ATE"] = _out(ate)
