@@ -132,12 +132,31 @@ def _source_frames(text: str) -> str | list[int]:
         raise SystemExit(f"--source-frames must be first, middle, last or comma-separated frame indices, got {text!r}")
 
 
+# The Engine's messages name its Python arguments; here they name the flag the user typed instead.
+_FLAG_OF_ARGUMENT = {"num_frames": "--num-frames", "num_sources": "--num-sources", "pose_steps": "--steps",
+                     "steps": "--steps", "ref": "--ref", "seed": "--seed"}
+
+
+def _naming_flags(events: Iterator[ProgressEvent]) -> Iterator[ProgressEvent]:
+    """A task's events; an Engine ``ValueError`` that starts with an argument name (``num_frames must be
+    ...``) is re-raised with the command's flag in its place (``--num-frames must be ...``)."""
+    try:
+        yield from events
+    except ValueError as exc:
+        text = str(exc)
+        name = text.split(" ", 1)[0]
+        if name not in _FLAG_OF_ARGUMENT:
+            raise
+        raise ValueError(_FLAG_OF_ARGUMENT[name] + text[len(name):]) from exc
+
+
 def cmd_estimate_poses(args: argparse.Namespace) -> int:
     from geometry import save_cameras
 
     eng = _engine(args)
-    res = _follow(eng.estimate_poses_stream(args.clip, steps=args.steps, seed=args.seed, ref=args.ref,
-                                            num_frames=args.num_frames, method=args.method), "estimate poses")
+    res = _follow(_naming_flags(eng.estimate_poses_stream(args.clip, steps=args.steps, seed=args.seed, ref=args.ref,
+                                                          num_frames=args.num_frames, method=args.method)),
+                  "estimate poses")
     save_cameras(res.cameras, args.out)
     for note in res.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -182,8 +201,8 @@ def cmd_generate_joint(args: argparse.Namespace) -> int:
 
 def cmd_cycle(args: argparse.Namespace) -> int:
     eng = _engine(args)
-    rep = _follow(eng.cycle_stream(args.clip, args.num_sources, pose_steps=args.steps, seed=args.seed,
-                                   num_frames=args.num_frames), "cycle")
+    rep = _follow(_naming_flags(eng.cycle_stream(args.clip, args.num_sources, pose_steps=args.steps, seed=args.seed,
+                                                 num_frames=args.num_frames)), "cycle")
     summary = {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in rep.items()
                if isinstance(v, (float, int, list, str, np.floating))}
     summary["psnr"] = [float(v) for v in rep["psnr"]]
@@ -216,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("estimate-poses", help="camera trajectory of a clip")
     p.add_argument("clip", help="video file (mp4, gif, ...) or a folder of frames")
     p.add_argument("--out", required=True, help="camera file to write (format by extension, see docs/formats.md)")
-    p.add_argument("--num-frames", type=int, default=None, help="subsample the clip to this many frames (1 + 4k)")
+    p.add_argument("--num-frames", type=int, default=None,
+                   help="pick this many frames evenly (1 + 4k) and run them in one pass; default: every frame, "
+                        "one camera each, in overlapping windows of the model's clip length (docs/windowing.md)")
     p.add_argument("--ref", type=int, default=0, help="frame the trajectory is expressed in")
     p.add_argument("--method", choices=["raxels", "colmap"], default="raxels")
     _common(p)
@@ -248,7 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cycle", help="self-consistency: poses -> regenerate -> poses")
     p.add_argument("clip")
     p.add_argument("--num-sources", type=int, default=3)
-    p.add_argument("--num-frames", type=int, default=None)
+    p.add_argument("--num-frames", type=int, default=None,
+                   help="pick this many frames evenly (1 + 4k); default: the clip as it is when 1 + 4k frames, else "
+                        "the most 1 + 4k frames it has, picked evenly (poses in windows, docs/windowing.md)")
     p.add_argument("--out", default=None, help="write the report as JSON")
     _common(p)
     p.set_defaults(func=cmd_cycle, out_kind="json")

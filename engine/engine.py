@@ -178,9 +178,10 @@ class Engine:
         return x.to(self.device, self.dtype), crop
 
     def prepare_clip(self, video: FramesLike, *, num_frames: int | None = None) -> tuple[torch.Tensor, CropInfo, np.ndarray]:
-        """A clip on the model grid with a valid frame count.
+        """A clip on the model grid.
 
-        ``num_frames`` None keeps every frame (which must then be 1 + 4k); otherwise that many frames are
+        ``num_frames`` None keeps every frame, any count >= 2 (pose estimation covers a clip of any length
+        with overlapping windows, ``engine.windows``); otherwise exactly that many frames (1 + 4k) are
         picked evenly. Returns frames (T, 3, H, W), the crop, and the indices of the frames used.
         """
         tf = self.pipe.temporal_factor
@@ -189,10 +190,8 @@ class Engine:
         H, W = self.pipe.image_size
         # Files: only the chosen frames are decoded, each shrunk as it is (engine.media.load_frames).
         x, crop, idx = load_frames(video, H, W, num_frames=num_frames, name="video")
-        T = x.shape[0]
-        if num_frames is None and (T - 1) % tf:
-            raise ValueError(f"video: {T} frames; the model takes 1 + {tf}k frames "
-                             f"(nearest: {nearest_valid_frame_counts(T, tf)}); pass num_frames to subsample")
+        if num_frames is None and x.shape[0] < 2:
+            raise ValueError(f"video: {x.shape[0]} frame; a camera trajectory needs a clip of at least 2 frames")
         return x.to(self.device, self.dtype), crop, idx
 
     def _to_source(self, cams: Cameras, crop: CropInfo) -> Cameras:
@@ -214,8 +213,13 @@ class Engine:
     def estimate_poses_stream(self, video: FramesLike, *, steps: int | None = None, seed: int = 0, ref: int = 0,
                               num_frames: int | None = None, method: str = "raxels",
                               cancel: CancelToken | None = None) -> Iterator[ProgressEvent]:
-        """Predict a clip's cameras. ``method="raxels"`` is the model (2 ray steps by default);
-        ``method="colmap"`` runs the COLMAP baseline (pycolmap) on the same frames, labelled as such."""
+        """Predict a clip's cameras, one per input frame. ``method="raxels"`` is the model (2 ray steps by
+        default); ``method="colmap"`` runs the COLMAP baseline (pycolmap) on the same frames, labelled as such.
+
+        A clip of any length T >= 2 runs in overlapping windows of the checkpoint's clip length, chained into
+        one trajectory (``engine.windows``, docs/windowing.md); events then say which window is running and
+        the result's notes give the windows and their overlap. ``num_frames`` (1 + 4k) instead picks that
+        many frames evenly and runs them in one pass: one camera per picked frame."""
         steps = _steps(steps, "steps", self.config.sampler.pose_steps)
         seed = _seed(seed)
         if method not in ("raxels", "colmap"):
@@ -230,8 +234,11 @@ class Engine:
             yield from colmap_pose_events(tensor_to_uint8(x.float()), ref=ref, cancel=cancel,
                                           to_source=lambda c: self._to_source(c, crop))
             return
-        for ev in estimate_poses_events(self.pipe, x, steps=steps, seed=seed, ref=ref,
-                                        method=self.config.sampler.method, cancel=cancel):
+        from .windows import windowed_pose_events
+
+        run = estimate_poses_events if num_frames is not None else windowed_pose_events
+        for ev in run(self.pipe, x, steps=steps, seed=seed, ref=ref, method=self.config.sampler.method,
+                      cancel=cancel):
             if ev.cameras is not None:
                 ev.cameras = self._to_source(ev.cameras, crop)
             if ev.stage == "done":
@@ -305,46 +312,64 @@ class Engine:
         and compare trajectories (rotation / translation errors) and frames (PSNR / SSIM, source frames
         excluded). A control regenerates the clip from its first frame along another trajectory (the
         prediction plus a pan) and predicts again: a model whose poses ignore the video fails it, and the
-        report flags that. Keys: docs/metrics.md, "Cycle self-consistency"."""
+        report flags that. Keys: docs/metrics.md, "Cycle self-consistency".
+
+        A clip of any length T >= 2 is used whole when it is 1 + 4k frames, else through the 1 + 4k frames
+        picked evenly (``engine.windows.single_pass_frames``, said in the notes; the report's ``clip_frames``
+        are the input frames used); its poses are estimated in windows as in ``estimate_poses_stream``.
+        ``num_frames`` picks that many frames instead, each pose step then one pass."""
         from .evaluate.cycle_metrics import generated_frame_quality, other_trajectory, other_trajectory_check
 
         pose_steps = _steps(pose_steps, "pose_steps", self.config.sampler.pose_steps)
         video_steps = _steps(video_steps, "video_steps", self.config.sampler.video_steps)
         seed = _seed(seed)
         num_sources = _whole(num_sources, "num_sources", low=1, high=MAX_FRAMES)
-        x, _, _ = self.prepare_clip(video, num_frames=num_frames)
+        x, _, used = self.prepare_clip(video, num_frames=num_frames)
+        notes: list[str] = []
+        poses_events = estimate_poses_events
+        if num_frames is None:
+            from .windows import single_pass_frames, windowed_pose_events
+
+            # Poses run in windows over any length, but the clip is regenerated in one pass of 1 + 4k frames.
+            poses_events = windowed_pose_events
+            keep = single_pass_frames(x.shape[0], self.pipe.temporal_factor)
+            if len(keep) != x.shape[0] or (keep != np.arange(x.shape[0])).any():
+                notes.append(f"the cycle runs on {len(keep)} frames picked evenly from the clip's {x.shape[0]} "
+                             f"(frames {keep.tolist()}): it regenerates the clip in one pass of 1 + "
+                             f"{self.pipe.temporal_factor}k frames")
+                x, used = x[torch.as_tensor(keep, device=x.device)], used[keep]
         T = x.shape[0]
         if num_sources > T:
             raise ValueError(f"num_sources must be at most the clip's {T} frames, got {num_sources}")
         method = self.config.sampler.method
         pred: PoseResult = yield from _as_stage(
-            estimate_poses_events(self.pipe, x, steps=pose_steps, seed=seed, cancel=cancel), "1/5 poses")
+            poses_events(self.pipe, x, steps=pose_steps, seed=seed, cancel=cancel), "1/5 poses")
         src = [int(i) for i in np.round(np.linspace(0, T - 1, num_sources))]
         frames = yield from _as_stage(
             generate_events(self.pipe, x[src], pred.cameras, src, seed=seed, cancel=cancel, steps=video_steps,
                             method=method), "2/5 regenerate")
         again: PoseResult = yield from _as_stage(
-            estimate_poses_events(self.pipe, self._uint8_to_model(frames), steps=pose_steps, seed=seed,
-                                  cancel=cancel), "3/5 poses of the regenerated clip")
+            poses_events(self.pipe, self._uint8_to_model(frames), steps=pose_steps, seed=seed,
+                         cancel=cancel), "3/5 poses of the regenerated clip")
         other = other_trajectory(pred.cameras)
         other_frames = yield from _as_stage(
             generate_events(self.pipe, x[:1], other, [0], seed=seed, cancel=cancel, steps=video_steps, method=method),
             "4/5 regenerate along another trajectory")
         on_other: PoseResult = yield from _as_stage(
-            estimate_poses_events(self.pipe, self._uint8_to_model(other_frames), steps=pose_steps, seed=seed,
-                                  cancel=cancel), "5/5 poses of that clip")
+            poses_events(self.pipe, self._uint8_to_model(other_frames), steps=pose_steps, seed=seed,
+                         cancel=cancel), "5/5 poses of that clip")
         original = tensor_to_uint8(x.float())
         img = frame_metrics(frames, original)
         mean_psnr, mean_ssim = generated_frame_quality(img["psnr"], img["ssim"], src)
         poses = pose_metrics(again.cameras, pred.cameras)
         control = other_trajectory_check(pred.cameras, other, on_other.cameras, poses["mean_rot_err_deg"])
-        report = {"source_frames": src, "predicted": pred.cameras, "regenerated_poses": again.cameras,
+        report = {"source_frames": src, "clip_frames": used.tolist(), "predicted": pred.cameras, "regenerated_poses": again.cameras,
                   "regenerated_frames": frames, "original_frames": original,
                   "rot_err_deg": poses["mean_rot_err_deg"], "trans_err_deg": poses["mean_trans_err_deg"],
                   "ATE": poses["ATE"], "psnr": img["psnr"], "ssim": img["ssim"],
                   "mean_psnr": mean_psnr, "mean_ssim": mean_ssim,
                   "other_trajectory": other, "other_frames": other_frames, "other_poses": on_other.cameras,
-                  **control, "notes": pred.notes + again.notes}
+                  **control, "notes": notes + pred.notes + again.notes}
         yield ProgressEvent("cycle", "done", result=report)
 
     def _uint8_to_model(self, frames: np.ndarray) -> torch.Tensor:

@@ -4,7 +4,9 @@
 training), trajectory styles alternating RealEstate10K-like ("re10k") and DL3DV-like ("dl3dv"), each
 drawn from a generator seeded by the scene seed only, so the set is fixed.
 ``load_benchmark("re10k:PATH", clip_cfg, n)``: the first n clips of the folder that have a video or
-frame folder, ``num_frames`` frames picked evenly over the whole clip, resized and centre-cropped.
+frame folder, every frame resized and centre-cropped: pose estimation scores whole clips (any length,
+through the engine's windowing, docs/windowing.md); generation and the cycle test use ``num_frames``
+of them picked evenly (fewer when the clip is shorter).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 
 from engine.config import ClipConfig
 from engine.media import IMAGE_SUFFIXES, frames_to_tensor, resize_center_crop, select_frames, tensor_to_uint8
+from engine.windows import single_pass_frames
 from geometry import Cameras
 
 PROCEDURAL_STYLES = ("re10k", "dl3dv")
@@ -24,12 +27,24 @@ PROCEDURAL_STYLES = ("re10k", "dl3dv")
 
 @dataclass
 class EvalClip:
-    """One clip: frames (T, H, W, 3) uint8 and ground-truth cameras on the model grid."""
+    """One clip: frames (T, H, W, 3) uint8 and ground-truth cameras on the model grid (T = 1 + 4k, what
+    generation and the cycle test take), and, when those are picked from a longer clip, all its frames
+    (N, H, W, 3) and cameras (N,), which pose estimation scores."""
 
     id: str
     frames: np.ndarray
     cameras: Cameras
     label: str = ""                  # trajectory style or source
+    all_frames: np.ndarray | None = None
+    all_cameras: Cameras | None = None
+
+    @property
+    def pose_frames(self) -> np.ndarray:
+        return self.frames if self.all_frames is None else self.all_frames
+
+    @property
+    def pose_cameras(self) -> Cameras:
+        return self.cameras if self.all_cameras is None else self.all_cameras
 
 
 def procedural_clips(clip: ClipConfig, num_clips: int, *, supersample: int = 2,
@@ -76,17 +91,19 @@ def re10k_clips(root: str | Path, clip: ClipConfig, num_clips: int) -> list[Eval
         if n_frames != len(cams):
             raise ValueError(f"{entry.frames} has {n_frames} frames but {entry.poses} has {len(cams)} pose rows; "
                              "they must match one to one")
-        if len(cams) < clip.num_frames:
-            raise ValueError(f"{entry.poses} (and {entry.frames}): {len(cams)} frames, the model needs "
-                             f"{clip.num_frames}")
-        idx = select_frames(len(cams), clip.num_frames)
-        frames = read_frames(entry.frames, idx)
+        if len(cams) < 2:
+            raise ValueError(f"{entry.poses} (and {entry.frames}): {len(cams)} frame; a clip needs at least 2")
+        frames = read_frames(entry.frames, np.arange(len(cams)))
         h0, w0 = frames.shape[1:3]
-        cams = Cameras(cams.c2w[torch.as_tensor(idx)].double(), cams.K[torch.as_tensor(idx)].double(), 1, 1).resized(w0, h0)
+        cams = Cameras(cams.c2w.double(), cams.K.double(), 1, 1).resized(w0, h0)
         x, crop = resize_center_crop(frames_to_tensor(frames, name=entry.id), clip.height, clip.width)
-        K = crop.to_model_intrinsics(cams.K.double())
-        out.append(EvalClip(entry.id, tensor_to_uint8(x.float()), Cameras(cams.c2w, K, clip.width, clip.height),
-                            "re10k (real)"))
+        whole = Cameras(cams.c2w, crop.to_model_intrinsics(cams.K.double()), clip.width, clip.height)
+        frames = tensor_to_uint8(x.float())
+        # One pass of the model for generation and the cycle: num_frames picked evenly (fewer, or repeats,
+        # when the clip is shorter).
+        count = len(single_pass_frames(min(len(cams), clip.num_frames)))
+        idx = select_frames(len(cams), count) if count <= len(cams) else single_pass_frames(len(cams))
+        out.append(EvalClip(entry.id, frames[idx], whole[idx.tolist()], "re10k (real)", frames, whole))
     return out
 
 

@@ -1,7 +1,8 @@
 """Pose estimation on a benchmark (the paper's Table 3 shape).
 
-Rows: the model at each ray-step count, the identity baseline, and optionally COLMAP. Errors of all
-clips are pooled over frame pairs before taking ratios and AUCs (as VGGT / PoseDiffusion); ATE is the
+Rows: the model at each ray-step count, the identity baseline, and optionally COLMAP, all on whole clips
+(``EvalClip.pose_frames``: every frame of a real clip, whatever its length; the model runs in windows,
+docs/windowing.md). Errors of all clips are pooled over frame pairs before taking ratios and AUCs (as VGGT / PoseDiffusion); ATE is the
 mean over clips. Frames COLMAP leaves unregistered count as wrong: every pair involving one gets
 rotation error 180 and translation error 90 degrees (``masked_pose_metrics``).
 """
@@ -24,8 +25,10 @@ COLUMNS = ("method", "steps", "mRRA@30", "RRA_AUC@30", "RTA@30", "AUC@30", "ATE"
 
 def trajectory_spread_deg(trajectories: list[torch.Tensor]) -> float:
     """How different the clips' trajectories are: the mean over clip pairs of the mean angle between
-    their frame-i rotations, each trajectory (N, 4, 4) expressed in its own frame 0. NaN for < 2 clips."""
-    R = torch.stack([canonicalize(c2w.double(), 0)[..., :3, :3] for c2w in trajectories])   # (C, N, 3, 3)
+    their frame-i rotations, each trajectory (N_c, 4, 4) expressed in its own frame 0, over the first
+    min N_c frames (clips may differ in length). NaN for < 2 clips."""
+    n = min(len(c2w) for c2w in trajectories)
+    R = torch.stack([canonicalize(c2w[:n].double(), 0)[..., :3, :3] for c2w in trajectories])   # (C, n, 3, 3)
     C = R.shape[0]
     if C < 2:
         return float("nan")
@@ -66,6 +69,13 @@ def _from_pairs(rot: np.ndarray, trans: np.ndarray) -> dict[str, float]:
     return out
 
 
+def _on_common_frames(pred: Cameras, gt: Cameras) -> dict[str, Any]:
+    """``pose_metrics`` over the first min(len(pred), len(gt)) frames (another clip's prediction may be
+    longer or shorter than this clip)."""
+    n = min(len(pred), len(gt))
+    return pose_metrics(pred[:n].to(gt.dtype), gt[:n])
+
+
 def summarise(method: str, steps: Any, per_clip: list[dict[str, Any]], *,
               dependence: float = float("nan")) -> dict[str, Any]:
     """One table row from per-clip metric dicts (pairs pooled)."""
@@ -85,7 +95,7 @@ def evaluate_poses(engine, clips, steps_list=(1, 2, 5, 20), *, colmap: bool = Fa
     """(table rows, per-clip rows). ``failures`` counts clips with any unregistered frame."""
     rows, per_clip_rows = [], []
 
-    truth = [c.cameras.c2w for c in clips]
+    truth = [c.pose_cameras.c2w for c in clips]
 
     def record(method, steps, metrics, predicted=None):
         dep = input_dependence([p.c2w for p in predicted], truth) if predicted is not None else float("nan")
@@ -100,8 +110,8 @@ def evaluate_poses(engine, clips, steps_list=(1, 2, 5, 20), *, colmap: bool = Fa
         metrics, predicted = [], []
         for clip in clips:
             t0 = time.perf_counter()
-            pred = engine.estimate_poses(clip.frames, steps=steps, seed=seed)
-            m = pose_metrics(pred, clip.cameras)
+            pred = engine.estimate_poses(clip.pose_frames, steps=steps, seed=seed)
+            m = pose_metrics(pred, clip.pose_cameras)
             m["seconds"] = time.perf_counter() - t0
             metrics.append(m)
             predicted.append(pred)
@@ -109,18 +119,19 @@ def evaluate_poses(engine, clips, steps_list=(1, 2, 5, 20), *, colmap: bool = Fa
         if len(clips) > 1:
             # The same predictions scored against the *previous* clip's truth ("own/other",
             # docs/metrics.md): a model that reads its input scores clearly worse here than on its own clip.
-            other = [pose_metrics(predicted[(i + 1) % len(clips)].to(clip.cameras.dtype), clip.cameras)
+            # Clips of different lengths are compared over their common first frames.
+            other = [_on_common_frames(predicted[(i + 1) % len(clips)], clip.pose_cameras)
                      for i, clip in enumerate(clips)]
             record("raxels, another clip's prediction", steps, other)
-    identity = [identity_baseline(c.cameras) for c in clips]
-    record("identity", "-", [pose_metrics(p, c.cameras) for p, c in zip(identity, clips)], identity)
+    identity = [identity_baseline(c.pose_cameras) for c in clips]
+    record("identity", "-", [pose_metrics(p, c.pose_cameras) for p, c in zip(identity, clips)], identity)
     if colmap:
         from engine.baselines.colmap import estimate_poses_colmap
 
         metrics = []
         for clip in clips:
-            res = estimate_poses_colmap(clip.frames, intrinsics=clip.cameras.K[0])
-            m = masked_pose_metrics(res.cameras, clip.cameras, res.registered)
+            res = estimate_poses_colmap(clip.pose_frames, intrinsics=clip.pose_cameras.K[0])
+            m = masked_pose_metrics(res.cameras, clip.pose_cameras, res.registered)
             m["seconds"], m["unregistered"] = res.seconds, res.num_unregistered
             metrics.append(m)
         record("colmap", "-", metrics)
