@@ -9,6 +9,7 @@ Everything returns ``geometry.Cameras`` in the package conventions (OpenCV c2w, 
   rotation and zoom; optional loop and constant speed).
 - ``PRESETS`` and the preset functions (``orbit``, ``dolly_zoom``, ...): whole moves around a target.
 - ``random_walk``: RealEstate10K- or DL3DV-style random smooth paths for training data.
+- ``resample``: a dense trajectory (one camera per frame) -> the same path with another frame count.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .interpolate import interpolate
 from .keyframes import Keyframe, keyframe_times, keyframes_from_cameras, keyframes_to_cameras
 from .presets import (PRESETS, arc_left, arc_right, dolly_in, dolly_out, dolly_zoom, lemniscate, orbit, pan,
                       pedestal, roll, spiral, static, tilt, truck, zoom)
+from .resample import resample
 from .spline import align_quaternion_signs
 from .walks import WALK_KINDS, random_walk
 
@@ -27,7 +29,7 @@ __all__ = [
     "interpolate", "align_quaternion_signs",
     "PRESETS", "static", "orbit", "arc_left", "arc_right", "dolly_in", "dolly_out", "truck", "pedestal",
     "pan", "tilt", "roll", "zoom", "dolly_zoom", "spiral", "lemniscate",
-    "random_walk", "WALK_KINDS",
+    "random_walk", "WALK_KINDS", "resample",
     "DEFAULT_FOV_Y_DEG", "DEFAULT_TRANSITION_SEC", "DEFAULT_NUM_FRAMES", "DEFAULT_FPS", "DEFAULT_WIDTH",
     "DEFAULT_HEIGHT", "DEFAULT_EYE", "DEFAULT_TARGET",
 ]
