@@ -72,7 +72,7 @@ def test_cancellation_stops_a_job(eng, clip):
 
 
 @pytest.mark.parametrize("video, match", [
-    (np.zeros((6, 16, 16, 3), np.uint8), r"1 \+ 4k"),
+    (np.zeros((1, 16, 16, 3), np.uint8), "at least 2 frames"),     # any other length runs in windows
     (np.full((9, 16, 16, 3), np.nan, np.float32), "NaN"),
     (np.zeros((9, 16, 16), np.uint8), r"\(T, H, W, 3\)"),
     (np.full((9, 16, 16, 3), 2.0, np.float32), r"\[0, 1\]"),
