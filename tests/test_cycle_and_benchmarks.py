@@ -71,8 +71,8 @@ def test_re10k_matching_clip_loads_and_a_short_frame_folder_names_its_file(tiny,
     for i, frame in enumerate(iio.imread(RE10K / f"{CLIP_ID}.mp4")[:8]):
         iio.imwrite(short / CLIP_ID / f"{i:03d}.png", frame)
     (short / f"{CLIP_ID}.txt").write_text(_pose_rows(8))
-    with pytest.raises(ValueError, match=rf"{CLIP_ID}\.txt .*8 frames, the model needs 9"):
-        load_benchmark(f"re10k:{short}", tiny.config.clip, 4)
+    [eight] = load_benchmark(f"re10k:{short}", tiny.config.clip, 4)     # shorter than the model's 9: poses
+    assert len(eight.pose_cameras) == 8 and len(eight.cameras) == 5     # on all 8, generation on 1 + 4k of them
     (short / f"{CLIP_ID}.txt").write_text(_pose_rows(12))
     with pytest.raises(ValueError, match=rf"{CLIP_ID} has 8 frames but .*{CLIP_ID}\.txt has 12 pose rows"):
         load_benchmark(f"re10k:{short}", tiny.config.clip, 4)
