@@ -15,7 +15,8 @@ from .config import ClipConfig, EngineConfig, FlowConfig, ModelConfig, SamplerCo
 from .engine import DEFAULT_CHECKPOINT, Engine, pick_device
 from .events import CancelToken, Cancelled, ProgressEvent
 from .tasks import JointResult, PoseResult
+from .upscale import UPSCALE_METHOD, UPSCALED_LABEL, upscaled_copy
 
 __all__ = ["Engine", "ProgressEvent", "CancelToken", "Cancelled", "PoseResult", "JointResult", "EngineConfig",
            "ModelConfig", "VAEConfig", "FlowConfig", "SamplerConfig", "ClipConfig", "preset", "pick_device",
-           "DEFAULT_CHECKPOINT"]
+           "DEFAULT_CHECKPOINT", "upscaled_copy", "UPSCALE_METHOD", "UPSCALED_LABEL"]

@@ -164,38 +164,104 @@ def cmd_estimate_poses(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    from geometry import load_cameras, save_cameras
+# Formats whose intrinsics are normalised by a frame size the file does not record: only these need
+# --width/--height (a sibling <stem>.mp4 gives the size too). Other formats record their size; the flags
+# are refused there rather than silently rescaling the file's cameras.
+_SIZELESS_FORMATS = {"re10k": "a RealEstate10K pose file"}
 
-    from .media import save_video
 
-    cams = load_cameras(args.cameras, width=args.width, height=args.height)  # before the (slow) engine
-    eng = _engine(args)
-    frames = _follow(eng.generate_stream(args.images, cams, steps=args.steps, seed=args.seed,
-                                         source_frames=_source_frames(args.source_frames)), "generate")
+def _load_generation_cameras(args: argparse.Namespace):
+    """The --cameras file, with --width/--height where its format needs them (and only there)."""
+    from geometry import load_cameras
+    from geometry.io import detect_format
+
+    if (args.width is None) != (args.height is None):
+        raise ValueError("--width and --height go together: give both or neither")
+    fmt = detect_format(args.cameras)
+    path = Path(args.cameras)
+    if fmt in _SIZELESS_FORMATS:
+        if args.width is None and not path.with_suffix(".mp4").is_file():
+            raise ValueError(f"{path}: {_SIZELESS_FORMATS[fmt]} stores intrinsics normalised by the frame size, "
+                             f"which it does not record, and there is no {path.with_suffix('.mp4').name} beside it: "
+                             "pass --width and --height (the size of the frames the cameras belong to)")
+    elif args.width is not None:
+        raise ValueError(f"--width/--height: {path} is a {fmt} camera file, which records its own image size; "
+                         "these flags are only for RealEstate10K .txt pose files (normalised intrinsics)")
+    return load_cameras(path, width=args.width, height=args.height)
+
+
+def _check_upscaled_out(args: argparse.Namespace) -> None:
+    """--upscaled-out is a video path of its own, checked before any work like --out."""
+    from .media import check_video_output
+
+    if args.upscaled_out is None:
+        return
+    check_video_output(args.upscaled_out)
+    others = {"--out": args.out, "--cameras-out": args.cameras_out}
+    for flag, other in others.items():
+        if other is not None and Path(other).resolve() == Path(args.upscaled_out).resolve():
+            raise ValueError(f"{args.upscaled_out}: --upscaled-out and {flag} are the same file")
+
+
+def _write_videos(frames: np.ndarray, args: argparse.Namespace) -> list[str]:
+    """Write --out (the model's own frames) and, if asked, --upscaled-out; one line per file written."""
+    from .media import probe_media, save_video
+    from .upscale import UPSCALED_LABEL, upscaled_copy
+
     save_video(frames, args.out, fps=args.fps)
+    T, h, w = frames.shape[:3]
+    lines = [f"wrote {args.out}: {T} frames at {w}x{h}, the model's resolution"]
+    if args.upscaled_out is not None:
+        photo = probe_media(args.images[0], label="--images")
+        big = upscaled_copy(frames, photo.width, photo.height)
+        save_video(big, args.upscaled_out, fps=args.fps)
+        lines.append(f"wrote {args.upscaled_out}: {T} frames at {big.shape[2]}x{big.shape[1]}, {UPSCALED_LABEL} "
+                     f"(the {photo.width}x{photo.height} photo's region the model's frames cover)")
+    return lines
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from geometry import save_cameras
+
+    _check_upscaled_out(args)
+    cams = _load_generation_cameras(args)  # before the (slow) engine
+    eng = _engine(args)
+    done: list[ProgressEvent] = []
+
+    def keep_done(events: Iterator[ProgressEvent]) -> Iterator[ProgressEvent]:
+        for ev in events:
+            if ev.stage == "done":
+                done.append(ev)
+            yield ev
+
+    frames = _follow(keep_done(eng.generate_stream(args.images, cams, num_frames=args.num_frames, steps=args.steps,
+                                                   seed=args.seed, source_frames=_source_frames(args.source_frames))),
+                     "generate")
+    if done[-1].message:
+        print(f"note: {done[-1].message}", file=sys.stderr)
+    lines = _write_videos(frames, args)
     if args.cameras_out:
-        save_cameras(cams, args.cameras_out)
-    print(f"wrote {len(frames)} frames to {args.out}")
+        save_cameras(done[-1].cameras, args.cameras_out)   # the cameras the frames follow (resampled if so)
+        lines.append(f"wrote {len(done[-1].cameras)} cameras to {args.cameras_out}")
+    print("\n".join(lines))
     return 0
 
 
 def cmd_generate_joint(args: argparse.Namespace) -> int:
     from geometry import save_cameras
 
-    from .media import save_video
-
+    _check_upscaled_out(args)
     eng = _engine(args)
     res = _follow(eng.generate_joint_stream(args.images, args.num_frames, steps=args.steps, ray_steps=args.ray_steps,
                                             seed=args.seed, source_frames=_source_frames(args.source_frames)),
                   "generate jointly")
-    save_video(res.frames, args.out, fps=args.fps)
+    lines = _write_videos(res.frames, args)
     if args.cameras_out:
         save_cameras(res.poses.cameras, args.cameras_out)
+        lines.append(f"wrote {len(res.poses.cameras)} cameras to {args.cameras_out}")
     for note in res.poses.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"wrote {len(res.frames)} frames to {args.out}" + (f" and cameras to {args.cameras_out}"
-                                                              if args.cameras_out else ""))
+    print("\n".join(lines))
     return 0
 
 
@@ -227,6 +293,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
+_UPSCALED_HELP = ("also write an enlarged copy (.mp4 or .gif): a plain bicubic resize of the model's frames to the "
+                  "size, in the first photo's pixels, of the photo region they cover; no added detail")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m engine", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks for bad inputs too")
@@ -246,11 +316,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="video along a camera path from images")
     p.add_argument("--images", nargs="+", required=True)
     p.add_argument("--cameras", required=True, help="camera path file (trajectory JSON, camera_path.json, ...)")
-    p.add_argument("--width", type=int, default=None, help="image width for pose files with normalised intrinsics")
-    p.add_argument("--height", type=int, default=None)
+    p.add_argument("--num-frames", type=int, default=None,
+                   help="frames to generate (1 + 4k); the path is resampled along itself when its camera count "
+                        "differs (default: the file's count if 1 + 4k, else the nearest 1 + 4k count above it)")
+    p.add_argument("--width", type=int, default=None,
+                   help="RealEstate10K .txt only (normalised intrinsics): width of the frames the cameras belong "
+                        "to, when no <stem>.mp4 lies beside the file; refused for formats that record their size")
+    p.add_argument("--height", type=int, default=None, help="with --width")
     p.add_argument("--source-frames", default="first", help="first, middle, last, or frame indices like 0,8")
-    p.add_argument("--out", required=True, help="video file (.mp4 or .gif)")
-    p.add_argument("--cameras-out", default=None)
+    p.add_argument("--out", required=True, help="video file (.mp4 or .gif): the model's frames, at its resolution")
+    p.add_argument("--upscaled-out", default=None, help=_UPSCALED_HELP)
+    p.add_argument("--cameras-out", default=None, help="the cameras the frames follow (resampled when the path was)")
     p.add_argument("--fps", type=_fps, default=8.0)
     _common(p)
     p.set_defaults(func=cmd_generate, out_kind="video")
@@ -260,7 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-frames", type=int, default=None)
     p.add_argument("--ray-steps", type=int, default=None)
     p.add_argument("--source-frames", default="first")
-    p.add_argument("--out", required=True, help="video file (.mp4 or .gif)")
+    p.add_argument("--out", required=True, help="video file (.mp4 or .gif): the model's frames, at its resolution")
+    p.add_argument("--upscaled-out", default=None, help=_UPSCALED_HELP)
     p.add_argument("--cameras-out", default=None)
     p.add_argument("--fps", type=_fps, default=8.0)
     _common(p)

@@ -252,29 +252,52 @@ class Engine:
 
     # ---- camera-conditioned generation ------------------------------------------------------------
 
-    def generate_stream(self, images: FramesLike, cameras: Cameras, *, steps: int | None = None, seed: int = 0,
-                        source_frames: str | Sequence[int] = "first",
+    def generate_stream(self, images: FramesLike, cameras: Cameras, *, num_frames: int | None = None,
+                        steps: int | None = None, seed: int = 0, source_frames: str | Sequence[int] = "first",
                         cancel: CancelToken | None = None) -> Iterator[ProgressEvent]:
-        """Frames along ``cameras`` (T = 1 + 4k) from one or more images."""
+        """Frames along a path of N cameras from one or more images.
+
+        The model makes T = 1 + 4k frames. ``num_frames`` (1 + 4k) asks for T frames; None keeps N when it
+        is 1 + 4k and otherwise takes the nearest 1 + 4k count above N (16 -> 17: no camera of the file is
+        skipped), or the largest one allowed when that is over the limit. When T != N the path is resampled
+        along itself (``geometry.trajectory.resample``: frames evenly spread over the input's frame index,
+        positions on a Catmull-Rom spline, rotations slerped) and the "done" event's ``message`` says so.
+        The "done" event's ``cameras`` are the T cameras the frames follow (for the input cameras' pixels);
+        its ``result`` is the frames (T, H, W, 3) uint8 at the model's resolution.
+        """
         steps = _steps(steps, "steps", self.config.sampler.video_steps)
         seed = _seed(seed)
-        if not isinstance(cameras, Cameras) or len(cameras.batch_shape) != 1:
-            raise ValueError("cameras: expected a Cameras trajectory of batch shape (T,)")
-        T = cameras.batch_shape[0]
+        if not isinstance(cameras, Cameras) or len(cameras.batch_shape) != 1 or len(cameras) < 1:
+            raise ValueError("cameras: expected a Cameras trajectory of batch shape (N,) with N >= 1")
+        N = len(cameras)
         tf = self.pipe.temporal_factor
-        if (T - 1) % tf:
-            raise ValueError(f"cameras: {T} frames; the model generates 1 + {tf}k frames "
-                             f"(nearest: {nearest_valid_frame_counts(T, tf)})")
+        if num_frames is not None:
+            T = _frame_count(num_frames, tf)
+        elif (N - 1) % tf == 0 and N <= MAX_FRAMES:
+            T = N
+        else:
+            T = min(nearest_valid_frame_counts(N, tf)[-1], 1 + tf * ((MAX_FRAMES - 1) // tf))
         x, _ = self._frames(images, "images")
         src = source_frame_indices(T, x.shape[0], source_frames if isinstance(source_frames, str)
                                    else list(source_frames))
         if len(src) != x.shape[0]:
             raise ValueError(f"{x.shape[0]} images but {len(src)} source frame indices")
-        yield from generate_events(self.pipe, x, self._to_model_grid(cameras), src, steps=steps, seed=seed,
-                                   method=self.config.sampler.method, cancel=cancel)
+        note = ""
+        if T != N:
+            from geometry.trajectory import resample
+
+            cameras = resample(cameras, T)
+            how = f"num_frames={T}" if num_frames is not None else f"the nearest 1 + {tf}k count"
+            note = (f"the {N}-camera path was resampled to {T} cameras ({how}; the model makes 1 + {tf}k frames): "
+                    "evenly spaced along the path, positions splined, rotations slerped")
+        for ev in generate_events(self.pipe, x, self._to_model_grid(cameras), src, steps=steps, seed=seed,
+                                  method=self.config.sampler.method, cancel=cancel):
+            if ev.stage == "done":
+                ev.cameras, ev.message = cameras, note
+            yield ev
 
     def generate(self, images: FramesLike, cameras: Cameras, steps: int | None = None, **kw: Any) -> np.ndarray:
-        """(T, H, W, 3) uint8 frames on the model grid."""
+        """(T, H, W, 3) uint8 frames on the model grid; T as in ``generate_stream`` (``num_frames=`` in ``kw``)."""
         return _run(self.generate_stream(images, cameras, steps=steps, **kw))
 
     # ---- joint generation ------------------------------------------------------------------------------

@@ -85,8 +85,8 @@ def test_bad_video_input_gives_clear_errors(eng, video, match):
 
 
 def test_bad_generation_input_gives_clear_errors(eng, clip, tmp_path):
-    with pytest.raises(ValueError, match=r"1 \+ 4k"):
-        eng.generate(clip[:1], _path(n=7))
+    with pytest.raises(ValueError, match=r"1 \+ 4k"):   # a 7-camera path is resampled; asking for 7 frames is not
+        eng.generate(clip[:1], _path(), num_frames=7)
     with pytest.raises(ValueError, match="conditioning slots"):
         eng.generate(clip[:4], _path(), source_frames=[0, 2, 4, 6])
     corrupt = tmp_path / "broken.png"
