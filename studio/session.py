@@ -63,6 +63,7 @@ class GenerationResult:
     elapsed: float
     steps: int
     files: list[Path] = field(default_factory=list)
+    upscaled_size: tuple[int, int] | None = None   # (width, height) of the plain-resize copy among the files
 
 
 @dataclass

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from engine import UPSCALED_LABEL
+
 from . import plots
 from .camera_path import keyframe_look_at, keyframe_roll
 from .media import difference, side_by_side, strip
 from .raxel_preview import raxel_strip
-from .session import GroundTruthComparison, StudioSession
+from .session import GenerationResult, GroundTruthComparison, StudioSession
 
 KEYFRAME_HEADERS = ["#", "x", "y", "z", "look-at x", "look-at y", "look-at z", "roll °", "FOV °", "to next (s)"]
 
@@ -97,6 +99,25 @@ def raxel_preview(s: StudioSession) -> np.ndarray | None:
     if cams is None:
         return None
     return raxel_strip(cams, s.source_frame(len(cams)))
+
+
+def generation_size_note(gen: GenerationResult) -> str:
+    """What size the generated video really is, and what the enlarged copy is (and is not)."""
+    T, h, w = gen.frames.shape[:3]
+    text = f"{T} frames at {w}x{h}, the model's resolution (played enlarged with sharp pixels)"
+    if gen.upscaled_size is not None:
+        uw, uh = gen.upscaled_size
+        text += (f"; downloads add a {uw}x{uh} {UPSCALED_LABEL} (the photo region the model's frames cover, "
+                 "at the photo's scale)")
+    return text
+
+
+def result_video_label(s: StudioSession) -> str:
+    gen = s.generation
+    if gen is None:
+        return "result"
+    h, w = gen.frames.shape[1:3]
+    return f"result: {w}x{h}, the model's resolution (enlarged with sharp pixels)"
 
 
 def frames_strip(frames: np.ndarray | None, *, size: int = 96) -> np.ndarray | None:

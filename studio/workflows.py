@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import UPSCALE_METHOD, upscaled_copy
 from geometry import Cameras
 
 from .camera_path import PathError
@@ -26,6 +27,7 @@ from .jobs import Job, JobState
 from .media import fit_to_grid, write_video
 from .path_io import export_cameras
 from .session import GenerationResult, GroundTruthComparison, PoseEstimate, StudioSession
+from .views import generation_size_note
 
 LABELS = {"generate": "Generating along the path", "generate_joint": "Generating video and cameras jointly",
           "estimate_poses": "Predicting the clip's cameras", "colmap": "COLMAP baseline",
@@ -166,14 +168,20 @@ def generate_video(session: StudioSession, service: EngineService, *, joint: boo
         else:
             frames, out_cams = job.result, cams
         out = session.work_dir / f"generation-{job.id}"
+        photo_h, photo_w = photos[0].shape[:2]
+        big = upscaled_copy(frames, photo_w, photo_h)
+        # The first file is the one the page plays: the model's own pixels, enlarged without smoothing.
         files = [write_video(frames, out / "video.mp4", fps=fps), write_video(frames, out / "video.gif", fps=fps),
                  export_cameras(out_cams, out / "trajectory.json", fps=fps,
-                                meta={"task": "generate_joint" if joint else "generate", "steps": steps})]
+                                meta={"task": "generate_joint" if joint else "generate", "steps": steps}),
+                 write_video(big, out / f"upscaled-{big.shape[2]}x{big.shape[1]}-plain-{UPSCALE_METHOD}-resize.mp4",
+                             fps=fps, size=max(big.shape[1:3]))]
         session.generation = GenerationResult(frames, out_cams, "joint" if joint else "path", [source],
-                                              job.elapsed, steps, files)
+                                              job.elapsed, steps, files, (big.shape[2], big.shape[1]))
         session.notify("generation")
         how = "jointly with its camera path" if joint else "along the path"
-        return f"generated {len(frames)} frames {how} in {job.elapsed:.1f} s ({steps} steps)"
+        return (f"generated {len(frames)} frames {how} in {job.elapsed:.1f} s ({steps} steps): "
+                f"{generation_size_note(session.generation)}")
 
     yield from _run(session, service, "generate_joint" if joint else "generate", task, done)
 

@@ -144,7 +144,9 @@ def test_generation_streams_frames_and_stores_the_result(service, session):
     gen = session.generation
     assert gen.frames.shape == (9, 16, 16, 3) and gen.mode == "path"
     assert torch.equal(gen.cameras.c2w, session.path.cameras().c2w)   # exactly the path's cameras
-    assert sorted(f.suffix for f in gen.files) == [".gif", ".json", ".mp4"] and all(f.exists() for f in gen.files)
+    # video.mp4 / .gif, trajectory.json, and the upscaled copy (an .mp4)
+    assert sorted(f.suffix for f in gen.files) == [".gif", ".json", ".mp4", ".mp4"]
+    assert all(f.exists() for f in gen.files)
     assert session.notice.level == "ok"
 
 

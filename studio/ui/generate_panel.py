@@ -33,7 +33,8 @@ def build(page: Page) -> None:
     page.live_frames = gr.Image(show_label=False, interactive=False, elem_id="live-frames", format="png", height=120)
     page.result_video = gr.Video(label="result", autoplay=True, loop=True, interactive=False, elem_id="result-video",
                                  height=300)
-    page.gen_downloads = gr.File(label="downloads: MP4, GIF, trajectory JSON", file_count="multiple",
+    page.gen_downloads = gr.File(label="downloads: MP4 and GIF of the model's frames, trajectory JSON, upscaled copy "
+                                       "(plain resize: no added detail)", file_count="multiple",
                                  interactive=False, elem_id="gen-downloads", height=140)
     page.use_joint_path = gr.Button("Use the generated camera path as the path", size="sm")
 
@@ -82,7 +83,7 @@ def wire(page: Page, service) -> None:
                     live.viewport.frame_all()
                 if p.ok and s.generation is not None:
                     files = [str(f) for f in s.generation.files]
-                    update[page.result_video] = files[0]
+                    update[page.result_video] = gr.update(value=files[0], label=views.result_video_label(s))
                     update[page.gen_downloads] = files
             yield update
 
