@@ -5,7 +5,7 @@ on one length (``config.clip.num_frames``). A clip of any other length ``T >= 2`
 that length (or the longest ``1 + tf k`` that fits a shorter clip), consecutive windows sharing at least
 ``min_overlap`` frames. Each window's trajectory comes back in its own frame and scale (the model's
 translations are only defined up to scale); window ``w`` is moved onto the chain by the similarity
-(rotation, translation, scale: ``geometry.metrics.fit_sim3``) that best maps its cameras of the shared
+(rotation, translation, scale: ``geometry.metrics.fit_sim3_spread``) that maps its cameras of the shared
 frames onto the chained cameras of those frames from the windows before it. Each frame's camera (pose and
 intrinsics) is then taken from the window where that frame sits most centrally: windows are least sure
 at their ends. Full description: ``docs/windowing.md``.
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from geometry import Cameras, canonicalize
-from geometry.metrics import apply_sim3, fit_sim3
+from geometry.metrics import apply_sim3, fit_sim3_spread
 
 from .events import CancelToken, ProgressEvent
 from .pipeline import JointPipeline
@@ -101,9 +101,10 @@ def chain_windows(plan: Sequence[np.ndarray], poses: Sequence[torch.Tensor]) -> 
         poses: per window (L_w, 4, 4) camera-to-world poses, in that window's own frame and scale.
     Returns:
         (N, 4, 4) float64 poses in window 0's frame and scale, N = frames covered: window ``w > 0`` is moved
-        by the Sim(3) (rotation from the camera orientations, then scale and translation from the centres)
-        mapping its cameras of the frames it shares with earlier windows onto their chained cameras (from
-        the latest earlier window holding each), then each frame is read from ``frame_sources``.
+        by the Sim(3) (``fit_sim3_spread``: rotation from the camera orientations, scale the ratio of the
+        centres' spreads, which noise does not shrink as it does a least-squares scale) mapping its cameras
+        of the frames it shares with earlier windows onto their chained cameras (from the latest earlier
+        window holding each), then each frame is read from ``frame_sources``.
     """
     if len(plan) != len(poses):
         raise ValueError(f"{len(plan)} windows but {len(poses)} pose sets")
@@ -122,7 +123,7 @@ def chain_windows(plan: Sequence[np.ndarray], poses: Sequence[torch.Tensor]) -> 
                 raise ValueError(f"window {w} shares no frame with the windows before it")
             src = c2w[[own[f] for f in shared]]
             dst = torch.stack([chained[latest[f][0]][latest[f][1]] for f in shared]).to(c2w)
-            c2w = apply_sim3(c2w, fit_sim3(src, dst, with_scale=True, rotation_from="orientations"))
+            c2w = apply_sim3(c2w, fit_sim3_spread(src, dst, rotation_from="orientations"))
         chained.append(c2w)
         latest.update({f: (w, p) for f, p in own.items()})
     return torch.stack([chained[w][p] for w, p in sources.tolist()])

@@ -109,6 +109,25 @@ def fit_sim3(pred_c2w: torch.Tensor, gt_c2w: torch.Tensor, *, with_scale: bool =
             "translation": torch.where(d[..., None], t_r, t_u), "degenerate": d}
 
 
+def fit_sim3_spread(pred_c2w: torch.Tensor, gt_c2w: torch.Tensor, **kw: Any) -> dict[str, torch.Tensor]:
+    """``fit_sim3`` (same arguments and result) with the scale taken as the ratio of the centres' RMS spreads
+    about their means (Horn's symmetric scale), the translation then matching the centroids.
+
+    For joining two noisy estimates of the same cameras (e.g. overlapping windows of one clip): the
+    least-squares scale shrinks towards 0 as the noise grows, and the shrinking compounds along a chain;
+    this one does not, and the fit from b to a is the inverse of the fit from a to b. Exact for noise-free
+    poses; 1 where the predicted centres do not spread.
+    """
+    fit = fit_sim3(pred_c2w, gt_c2w, **kw)
+    c_p, c_g = pred_c2w[..., :3, 3], gt_c2w[..., :3, 3]
+    var_p = (c_p - c_p.mean(-2, keepdim=True)).square().sum((-1, -2))
+    var_g = (c_g - c_g.mean(-2, keepdim=True)).square().sum((-1, -2))
+    s = torch.where(var_p > 0, (var_g / torch.where(var_p > 0, var_p, torch.ones_like(var_p))).sqrt(),
+                    torch.ones_like(var_p))
+    t = c_g.mean(-2) - s[..., None] * (c_p.mean(-2).unsqueeze(-2) @ fit["rotation"].transpose(-1, -2)).squeeze(-2)
+    return {**fit, "scale": s, "translation": t}
+
+
 def apply_sim3(c2w: torch.Tensor, fit: dict[str, torch.Tensor]) -> torch.Tensor:
     """Poses (..., N, 4, 4) moved by the Sim(3): rotations ``R R_k``, centres ``s R c_k + t``."""
     R = fit["rotation"].unsqueeze(-3)

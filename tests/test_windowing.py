@@ -14,6 +14,7 @@ from camera_strategies import small_random_engine
 from engine import CancelToken, Cancelled, Engine
 from engine.cli import main as cli_main
 from engine.windows import chain_windows, frame_sources, min_overlap, plan_windows
+from geometry.metrics import fit_sim3_spread
 
 LENGTHS = (2, 5, 16, 33, 100)
 MODEL_LENGTHS = (9, 17)
@@ -80,6 +81,39 @@ def test_chain_equals_the_truth_for_perfect_window_poses(T, model_len):
     expected[:, :3, 3] *= scales[0]
     assert chained.shape == (T, 4, 4)
     assert torch.allclose(chained, expected, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_long_chain_of_noisy_windows_keeps_its_scale(seed):
+    """100 frames = 20 windows, each window's centres off by noise of about a third of a step: the scale
+    at the end of the chain stays that of the start (a least-squares scale per join shrinks each window and
+    the shrinking compounds: the last steps came out ~100x too short)."""
+    T, rng = 100, np.random.default_rng(seed)
+    truth = g.canonicalize(_walk(T, seed), 0)
+    plan = plan_windows(T, 9)
+    per_window = []
+    for w, s in zip(plan, rng.uniform(0.2, 5.0, len(plan))):
+        local = g.canonicalize(truth[torch.as_tensor(w)], 0).clone()
+        local[:, :3, 3] = s * (local[:, :3, 3] + torch.tensor(rng.normal(0, 0.15, (len(w), 3))))
+        per_window.append(local)
+    chained = chain_windows(plan, per_window)
+
+    def step(c2w):
+        return (c2w[1:, :3, 3] - c2w[:-1, :3, 3]).norm(dim=-1).mean()
+
+    drift = (step(chained[-9:]) / step(truth[-9:])) / (step(chained[:9]) / step(truth[:9]))
+    assert 0.3 < float(drift) < 3.3
+
+
+def test_spread_scale_is_exact_without_noise_and_symmetric_with_it():
+    a = _walk(6, seed=1)
+    b = a.clone()
+    b[:, :3, 3] = 2.5 * b[:, :3, 3] + torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    assert float(fit_sim3_spread(a, b, rotation_from="orientations")["scale"]) == pytest.approx(2.5, abs=1e-9)
+    b[:, :3, 3] += torch.tensor(np.random.default_rng(0).normal(0, 0.5, (6, 3)))
+    forward = fit_sim3_spread(a, b, rotation_from="orientations")["scale"]
+    backward = fit_sim3_spread(b, a, rotation_from="orientations")["scale"]
+    assert float(forward * backward) == pytest.approx(1.0, abs=1e-9)
 
 
 def test_chain_refuses_windows_that_share_nothing():
