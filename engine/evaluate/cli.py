@@ -42,7 +42,10 @@ def run_evaluation(engine, clips: list[EvalClip], out: str | Path, *, benchmark:
           f"training domain: {info['training_domain']}",
           f"- device: {info['device']} ({platform.processor() or platform.machine()}), dtype {info['dtype']}",
           f"- clips: {len(clips)} ({', '.join(f'{c.id} [{c.label}]' for c in clips)}), "
-          f"{clips[0].frames.shape[0]} frames of {clips[0].frames.shape[2]}x{clips[0].frames.shape[1]} (model grid)",
+          f"{clips[0].frames.shape[2]}x{clips[0].frames.shape[1]} (model grid); poses on every frame "
+          f"({', '.join(str(n) for n in sorted({len(c.pose_frames) for c in clips}))} frames, in windows: "
+          "docs/windowing.md), "
+          f"generation and cycle on {clips[0].frames.shape[0]} frames picked evenly",
           f"- seed {seed}; metric definitions: docs/metrics.md", ""]
     if not engine.trained:
         md += ["**Untrained weights: the numbers below are of random outputs.**", ""]
