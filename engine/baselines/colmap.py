@@ -1,96 +1,112 @@
-"""COLMAP baseline for pose estimation (pycolmap): SIFT extraction, exhaustive matching, incremental mapping.
+"""COLMAP baseline for pose estimation (pycolmap): SIFT extraction, matching, incremental mapping.
 
-    for ev in colmap_pose_events(frames, ref=0, intrinsics=K): ...     # ProgressEvent stream
-    res = estimate_poses_colmap(frames, intrinsics=K)                  # ColmapPoseResult
+    for ev in colmap_pose_events(frames, intrinsics=K): ...       # ProgressEvent stream, "done" last
+    res = estimate_poses_colmap(frames, intrinsics=K)              # BaselinePoseResult
 
-Frames are (T, H, W, 3) uint8; the cameras come back on the frames' grid, canonicalised to ``ref``.
-Model-grid frames are tiny (32 px), far below what SIFT needs, so frames smaller than ``min_side``
-pixels are upscaled (bicubic) before extraction and the intrinsics scaled with them; the poses do not
-depend on that scale. Intrinsics are held fixed (given, or a 60 degree vertical FOV guess, noted).
+Frames are the clip's own (T, H, W, 3) uint8 pixels; the cameras come back for those pixels,
+canonicalised to ``ref``. Given intrinsics ((3, 3) or (T, 3, 3), from a loaded camera file) go into a
+PINHOLE camera per distinct K and stay fixed (no focal, principal-point or distortion refinement);
+without them a 60 degree vertical FOV is assumed, fixed too, and the notes say so. Frames smaller than
+``min_side`` pixels (a model-grid clip) are upscaled (bicubic) for SIFT, their intrinsics with them;
+poses do not depend on that scale. Clips of up to ``EXHAUSTIVE_MAX_FRAMES`` frames are matched
+exhaustively, longer ones sequentially (each frame with its ``SEQUENTIAL_OVERLAP`` successors).
 
-Frames COLMAP does not register get a placeholder pose (the reference pose, so nothing is NaN) and
-are listed in ``registered`` and the notes; evaluation must count them as wrong
-(``engine.evaluate.poses.masked_pose_metrics``).
+Frames COLMAP does not register take the nearest registered frame's pose (``result.finish``), are listed
+in the notes ("registered 12/16 frames; ...") and in ``result.registered``; evaluation counts them as wrong.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 from PIL import Image
 
 from geometry import Cameras
 
 from ..events import CancelToken, ProgressEvent
-from ..tasks import FALLBACK_FOV_DEG, PoseResult, _Job
+from ..tasks import _Job
+from .result import TASK, BaselinePoseResult, check_frames, default_intrinsics, finish, frame_intrinsics
 
-LABEL = "COLMAP baseline (pycolmap: SIFT extraction, exhaustive matching, incremental mapping, given intrinsics)"
-STAGES = ("extracting SIFT features", "exhaustive matching", "incremental mapping")
+METHOD = "colmap"
+LABEL = "COLMAP baseline (pycolmap: SIFT extraction, matching, incremental mapping; intrinsics held fixed)"
+EXHAUSTIVE_MAX_FRAMES = 32
+SEQUENTIAL_OVERLAP = 10
 
-
-@dataclass
-class ColmapPoseResult(PoseResult):
-    """A ``PoseResult`` plus which frames COLMAP registered and how long it took."""
-
-    registered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))   # (T,) bool
-    seconds: float = 0.0
-
-    @property
-    def num_unregistered(self) -> int:
-        return int((~self.registered).sum())
-
-
-def default_intrinsics(width: int, height: int, fov_y_deg: float = FALLBACK_FOV_DEG) -> np.ndarray:
-    f = 0.5 * height / np.tan(np.radians(fov_y_deg) / 2)
-    return np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1]], dtype=np.float64)
+ColmapPoseResult = BaselinePoseResult          # the name callers used before the baselines shared one result
+__all__ = ["LABEL", "ColmapPoseResult", "colmap_pose_events", "default_intrinsics", "estimate_poses_colmap"]
 
 
 def _threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _run_colmap(folder: Path, names: list[str], K: np.ndarray, stage: int) -> dict:
-    """One COLMAP stage in ``folder`` (0 extract, 1 match, 2 map). Mapping returns the reconstructions."""
+def _extract(folder: Path, names: list[str], K: np.ndarray) -> None:
+    """SIFT into ``folder/database.db``: one PINHOLE camera per frame, then each set to its own fixed K."""
     import pycolmap
 
-    db = folder / "database.db"
-    if stage == 0:
-        reader = pycolmap.ImageReaderOptions()
-        reader.camera_model = "PINHOLE"
-        reader.camera_params = ",".join(f"{v:.6f}" for v in (K[0, 0], K[1, 1], K[0, 2], K[1, 2]))
-        opts = pycolmap.FeatureExtractionOptions()
-        opts.num_threads = _threads()
-        pycolmap.extract_features(db, folder / "images", image_names=names, camera_mode=pycolmap.CameraMode.SINGLE,
-                                  reader_options=reader, extraction_options=opts, device=pycolmap.Device.cpu)
-        return {}
-    if stage == 1:
-        opts = pycolmap.FeatureMatchingOptions()
-        opts.num_threads = _threads()
-        pycolmap.match_exhaustive(db, matching_options=opts, device=pycolmap.Device.cpu)
-        return {}
-    opts = pycolmap.IncrementalPipelineOptions()
+    db_path = folder / "database.db"
+    reader = pycolmap.ImageReaderOptions()
+    reader.camera_model = "PINHOLE"
+    reader.camera_params = ",".join(f"{v:.9g}" for v in (K[0, 0, 0], K[0, 1, 1], K[0, 0, 2], K[0, 1, 2]))
+    opts = pycolmap.FeatureExtractionOptions()
     opts.num_threads = _threads()
+    shared = np.allclose(K, K[0], rtol=1e-6, atol=1e-9)
+    mode = pycolmap.CameraMode.SINGLE if shared else pycolmap.CameraMode.PER_IMAGE
+    pycolmap.extract_features(db_path, folder / "images", image_names=names, camera_mode=mode,
+                              reader_options=reader, extraction_options=opts, device=pycolmap.Device.cpu)
+    if shared:
+        return
+    index = {n: i for i, n in enumerate(names)}
+    db = pycolmap.Database.open(db_path)
+    try:
+        for image in db.read_all_images():
+            camera = db.read_camera(image.camera_id)
+            k = K[index[image.name]]
+            camera.params = [k[0, 0], k[1, 1], k[0, 2], k[1, 2]]
+            db.update_camera(camera)
+    finally:
+        db.close()
+
+
+def _match(folder: Path, num_frames: int) -> None:
+    import pycolmap
+
+    opts = pycolmap.FeatureMatchingOptions()
+    opts.num_threads = _threads()
+    db_path = folder / "database.db"
+    if num_frames <= EXHAUSTIVE_MAX_FRAMES:
+        pycolmap.match_exhaustive(db_path, matching_options=opts, device=pycolmap.Device.cpu)
+    else:
+        pairing = pycolmap.SequentialPairingOptions()
+        pairing.overlap = SEQUENTIAL_OVERLAP
+        pycolmap.match_sequential(db_path, matching_options=opts, pairing_options=pairing, device=pycolmap.Device.cpu)
+
+
+def _map(folder: Path) -> dict:
+    import pycolmap
+
+    opts = pycolmap.IncrementalPipelineOptions()
+    # One thread: with several, the same matches gave rotation AUC@30 66 or 100 on one real clip from run
+    # to run; with one, the same answer every time (and mapping 16 frames is not where the time goes).
+    opts.num_threads = 1
     opts.random_seed = 0
     opts.min_model_size = 3
     opts.min_num_matches = 15
-    opts.ba_refine_focal_length = False              # given intrinsics: keep them fixed
+    opts.ba_refine_focal_length = False              # intrinsics given or assumed: held fixed
     opts.ba_refine_principal_point = False
     opts.ba_refine_extra_params = False
     opts.mapper.abs_pose_refine_focal_length = False
     opts.mapper.abs_pose_refine_extra_params = False
-    opts.mapper.init_min_num_inliers = 30            # short clips of small frames: fewer matches than photos
+    opts.mapper.init_min_num_inliers = 30            # short clips of video frames: fewer matches than photos
     opts.mapper.abs_pose_min_num_inliers = 15
     opts.mapper.init_min_tri_angle = 4.0
     (folder / "sparse").mkdir(exist_ok=True)
-    return pycolmap.incremental_mapping(db, folder / "images", folder / "sparse", options=opts)
+    return pycolmap.incremental_mapping(folder / "database.db", folder / "images", folder / "sparse", options=opts)
 
 
 def _poses_from(recs: dict, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -113,44 +129,37 @@ def _poses_from(recs: dict, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return c2w, registered
 
 
-def colmap_pose_events(frames: np.ndarray, *, ref: int = 0, cancel: CancelToken | None = None,
+def colmap_pose_events(frames: np.ndarray, *, intrinsics=None, ref: int = 0, cancel: CancelToken | None = None,
                        to_source: Callable[[Cameras], Cameras] | None = None,
-                       intrinsics: np.ndarray | torch.Tensor | None = None,
                        min_side: int = 256) -> Iterator[ProgressEvent]:
-    """Cameras of a clip by COLMAP, as ``ProgressEvent``s (task "estimate_poses"); the "done" event
-    carries a ``ColmapPoseResult``.
+    """Cameras of a clip by COLMAP, as ``ProgressEvent``s; the last ("done") carries a ``BaselinePoseResult``.
 
     Args:
-        frames: (T, H, W, 3) uint8.
-        ref: frame the trajectory is expressed in (if COLMAP does not register it, the first registered
-            frame is used instead, and the notes say so).
-        to_source: maps the frames'-grid cameras to the caller's pixels (the Engine's crop).
-        intrinsics: (3, 3) K for the frames' grid (shared by all frames); None guesses a 60 degree FOV.
+        frames: (T, H, W, 3) uint8, T >= 2, at the clip's own resolution.
+        intrinsics: None (a 60 degree vertical FOV is assumed, and noted), (3, 3) or (T, 3, 3) pixel K.
+        ref: the frame the trajectory is expressed in.
+        to_source: maps the frames' cameras to the caller's pixels (when the caller cropped them).
         min_side: frames whose shorter side is below this are upscaled to it for SIFT.
+    Stages: "features", "matching", "mapping" (steps 0, 1, 2 of 3), then "done".
     """
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"colmap: expected (T, H, W, 3) uint8 frames, got {frames.shape} {frames.dtype}")
+    frames = check_frames(frames, METHOD, ref)
     T, H, W, _ = frames.shape
-    if not 0 <= ref < T:
-        raise ValueError(f"ref {ref} out of range for {T} frames")
-    job = _Job("estimate_poses", cancel)
-    notes = [LABEL]
-    if intrinsics is None:
-        K = default_intrinsics(W, H)
-        notes.append(f"intrinsics not given: assumed a {FALLBACK_FOV_DEG:.0f} degree vertical FOV")
-    else:
-        K = np.asarray(torch.as_tensor(intrinsics).double().cpu(), dtype=np.float64)
-        K = K.reshape(-1, 3, 3)[0]
+    job = _Job(TASK, cancel)
+    K, k_note = frame_intrinsics(intrinsics, T, W, H, METHOD)
+    notes = [LABEL, k_note]
     up = max(1.0, min_side / min(H, W))
     Hs, Ws = round(H * up), round(W * up)
     Ks = K.copy()
-    Ks[0] *= Ws / W
-    Ks[1] *= Hs / H
+    Ks[:, 0] *= Ws / W
+    Ks[:, 1] *= Hs / H
     if up > 1:
         notes.append(f"frames upscaled {W}x{H} -> {Ws}x{Hs} for SIFT (intrinsics scaled to match)")
+    notes.append("matching: " + ("exhaustive" if T <= EXHAUSTIVE_MAX_FRAMES
+                                 else f"sequential, each frame with its next {SEQUENTIAL_OVERLAP}"))
     names = [f"{i:05d}.png" for i in range(T)]
-    yield job.event("encode", message="writing frames for COLMAP")
+    stages = (("features", "COLMAP: SIFT features", lambda folder: _extract(folder, names, Ks)),
+              ("matching", "COLMAP: matching", lambda folder: _match(folder, T)),
+              ("mapping", "COLMAP: incremental mapping", _map))
     with tempfile.TemporaryDirectory(prefix="colmap-") as tmp:
         folder = Path(tmp)
         (folder / "images").mkdir()
@@ -160,39 +169,21 @@ def colmap_pose_events(frames: np.ndarray, *, ref: int = 0, cancel: CancelToken 
                 img = img.resize((Ws, Hs), Image.BICUBIC)
             img.save(folder / "images" / name)
         recs: dict = {}
-        for k, message in enumerate(STAGES):
-            yield job.event("denoise", step=k, total=len(STAGES), message=f"COLMAP: {message}")
+        for k, (stage, message, run) in enumerate(stages):
+            yield job.event(stage, step=k, total=len(stages), message=message)
             try:
-                recs = _run_colmap(folder, names, Ks, k)
+                recs = run(folder) or {}
             except Exception as exc:      # COLMAP failing on a clip is a result (nothing registered), not a crash
-                notes.append(f"COLMAP {message} failed: {type(exc).__name__}: {exc}")
+                notes.append(f"COLMAP {stage} failed: {type(exc).__name__}: {exc}")
                 break
-        yield job.event("decode", step=len(STAGES), total=len(STAGES), message="reading the reconstruction")
         c2w, registered = _poses_from(recs, names)
-
-    anchor = ref
-    if registered.any() and not registered[ref]:
-        anchor = int(np.flatnonzero(registered)[0])
-        notes.append(f"reference frame {ref} not registered: poses are relative to frame {anchor}")
-    c2w = np.linalg.inv(c2w[anchor]) @ c2w
-    c2w[~registered] = np.eye(4)                 # placeholder: the reference pose (no NaN)
-    far = np.linalg.norm(c2w[registered, :3, 3], axis=-1).max() if registered.any() else 0.0
-    if far > 1e-9:
-        c2w[:, :3, 3] /= far                     # COLMAP's scale is arbitrary: farthest camera 1 from the reference
-    missing = np.flatnonzero(~registered).tolist()
-    notes.append(f"registered {int(registered.sum())}/{T} frames" +
-                 (f"; unregistered frames {missing} have a placeholder pose (the reference) and count as wrong"
-                  if missing else ""))
-    cams = Cameras(torch.as_tensor(c2w, dtype=torch.float32),
-                   torch.as_tensor(K, dtype=torch.float32).expand(T, 3, 3).clone(), W, H)
+    done = finish(job, METHOD, c2w, registered, K, W, H, ref, notes)
     if to_source is not None:
-        cams = to_source(cams)
-    result = ColmapPoseResult(cams, np.zeros(T), anchor, notes, registered=registered,
-                              seconds=time.perf_counter() - job.start)
-    yield job.event("done", cameras=cams, result=result, message="; ".join(notes[1:]))
+        done.cameras = done.result.cameras = to_source(done.cameras)
+    yield done
 
 
-def estimate_poses_colmap(frames: np.ndarray, **kw) -> ColmapPoseResult:
+def estimate_poses_colmap(frames: np.ndarray, **kw) -> BaselinePoseResult:
     """Blocking form of ``colmap_pose_events``."""
     result = None
     for ev in colmap_pose_events(frames, **kw):
