@@ -179,3 +179,129 @@ def test_real_realestate10k_poses_round_trip_through_raxels():
         far, turn = pinned[path.stem]
         assert float(rec.centers.norm(dim=-1).max()) == pytest.approx(far, abs=1e-4)
         assert float(g.rotation_angle(rec.R).rad2deg().max()) == pytest.approx(turn, abs=1e-3)
+
+
+# --------------------------------------------------------------------------------------
+# Video-sized kernels (issue 13): preallocated outputs, shared bundles, sampled focal lengths
+# --------------------------------------------------------------------------------------
+
+def _mixed_intrinsics_cameras(dtype: torch.dtype) -> g.Cameras:
+    """Five frames whose K repeat out of order (A, B, A, A, C), so a per-K bundle is reused across gaps."""
+    cams = random_cameras(13, (), 5, dtype=dtype)
+    K = cams.K.clone()
+    K[2], K[3] = K[0], K[0]
+    return g.Cameras(cams.c2w, K, cams.width, cams.height)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shared_k", [True, False])
+def test_raxels_into_out_equal_the_allocating_path(dtype, shared_k):
+    cams = random_cameras(4, (2,), 3, dtype=dtype, shared_k=shared_k)
+    want = g.raxels(cams, *GRID)
+    out = torch.full((2, 3, 3, *GRID), float("nan"), dtype=dtype)            # every element must be written
+    got = g.raxels(cams, *GRID, out=out)
+    assert got is out
+    assert torch.equal(out, want)
+
+
+@pytest.mark.parametrize("out, match", [
+    (torch.zeros(5, 3, 24, 31, dtype=torch.float64), r"raxels: out has shape \(5, 3, 24, 31\), expected \(5, 3, 24, 32\)"),
+    (torch.zeros(5, 3, 24, 32, dtype=torch.float32), r"raxels: out has dtype torch.float32, expected torch.float64"),
+    (torch.zeros(5, 3, 32, 24, dtype=torch.float64).transpose(-1, -2), r"raxels: out must be contiguous"),
+    (torch.zeros(5, 3, 24, 32, dtype=torch.float64).numpy(), r"raxels: out must be a torch.Tensor, got ndarray"),
+])
+def test_raxels_reject_a_wrong_out_and_leave_it_untouched(out, match):
+    cams = random_cameras(1, (), 5)
+    with pytest.raises(ValueError, match=match):
+        g.raxels(cams, *GRID, out=out)
+    assert not torch.as_tensor(out).any()
+
+
+def test_raxels_with_mixed_intrinsics_in_one_batch_are_exact():
+    """Frames sharing a K share one bundle; each frame still gets exactly its own K's rays."""
+    cams = _mixed_intrinsics_cameras(torch.float64)
+    rx = g.raxels(cams, *GRID)
+    H, W = GRID
+    u = g.pixel_grid(H, W, dtype=torch.float64)                               # (H, W, 3)
+    for i in range(5):
+        d = u @ torch.linalg.inv(g.grid_intrinsics(cams[i], H, W)).T
+        d = d / d.norm(dim=-1, keepdim=True)
+        want = torch.einsum("ij,hwj->ihw", cams.R[i], d) + cams.centers[i, :, None, None]
+        assert torch.allclose(rx[i], want, atol=1e-12), i
+
+
+def test_recovery_with_mixed_intrinsics_in_one_batch_is_exact():
+    cams = _canonical(_mixed_intrinsics_cameras(torch.float64), ref=0)
+    rec, rms = g.recover_cameras(g.raxels(cams, *GRID), width=cams.width, height=cams.height, ref=0,
+                                 principal_point=cams.K[..., :2, 2], return_residual=True)
+    assert max_rotation_error_deg(rec.c2w, cams.c2w) < 1e-4
+    assert torch.allclose(rec.centers, cams.centers, atol=1e-6)
+    assert torch.allclose(rec.K, cams.K, rtol=1e-6)
+    assert float(rms.max()) < 1e-6
+
+
+def test_recovery_residual_is_the_rms_ray_distance():
+    cams = _canonical(random_cameras(8, (), 4, shared_k=True, off_centre=False), ref=0)
+    rx = g.raxels(cams, *GRID)
+    _, clean = g.recover_cameras(rx, width=cams.width, height=cams.height, ref=0, return_residual=True)
+    assert clean.shape == (4,) and float(clean.max()) < 1e-12
+    noise = torch.randn(rx.shape, generator=torch.Generator().manual_seed(1), dtype=rx.dtype)
+    _, noisy = g.recover_cameras(rx + 1e-3 * noise, width=cams.width, height=cams.height, ref=0, return_residual=True)
+    # Three channels of N(0, 1e-3) noise, less the few degrees of freedom the fit absorbs.
+    assert torch.allclose(noisy, torch.full_like(noisy, 1e-3 * math.sqrt(3)), rtol=0.05)
+
+
+def _reference_focal_one_round(raxels, pp):
+    """Independent float64 NumPy reference of one round on every pixel (lower median, as torch's):
+    focal of frame 0 at identity -> Kabsch to its bundle -> each frame's own focal -> Kabsch again."""
+    import numpy as np
+
+    x = raxels.numpy()
+    N, _, H, W = x.shape
+    ys, xs = np.meshgrid(np.arange(H) + 0.5, np.arange(W) + 0.5, indexing="ij")
+    uv = np.stack([xs.ravel(), ys.ravel()], -1)
+
+    def focal(local):
+        out = []
+        for axis in (0, 1):
+            c = uv[:, axis] - pp[axis]
+            keep = np.abs(c) > 0.25 * np.abs(c).max()
+            r = np.sort(c[keep] * local[keep, 2] / local[keep, axis])
+            out.append(r[(len(r) - 1) // 2])
+        return out
+
+    def bundle(f):
+        d = np.stack([(uv[:, 0] - pp[0]) / f[0], (uv[:, 1] - pp[1]) / f[1], np.ones(len(uv))], -1)
+        return d / np.linalg.norm(d, axis=-1, keepdims=True)
+
+    def kabsch(src, dst):
+        U, _, Vt = np.linalg.svd((src - src.mean(0)).T @ (dst - dst.mean(0)))
+        R = Vt.T @ np.diag([1.0, 1.0, np.sign(np.linalg.det(Vt.T @ U.T))]) @ U.T
+        return R, dst.mean(0) - R @ src.mean(0)
+
+    f_ref = focal(x[0].reshape(3, -1).T)
+    fs = []
+    for k in range(N):
+        pts = x[k].reshape(3, -1).T
+        R, t = kabsch(bundle(f_ref), pts)
+        fs.append(focal((pts - t) @ R))
+    return torch.tensor(fs)                                                   # (N, 2)
+
+
+def test_focal_lengths_on_a_large_grid_are_sampled_within_tolerance_and_exact_on_request():
+    H, W = 160, 256                                  # 40,960 pixels > FOCAL_SAMPLE_PIXELS: every 2nd row and column
+    from geometry.recover import FOCAL_SAMPLE_PIXELS, focal_sample_step
+    assert H * W > FOCAL_SAMPLE_PIXELS and focal_sample_step(H, W) == 2
+    cams = _canonical(random_cameras(17, (), 3, shared_k=True, fov_deg=(40, 70), off_centre=False,
+                                     width=W, height=H), ref=0)
+    rx = g.raxels(cams, H, W)
+    rx = rx + 1e-2 * torch.randn(rx.shape, generator=torch.Generator().manual_seed(2), dtype=rx.dtype)
+    exact = g.recover_cameras(rx, width=W, height=H, ref=0, iterations=1, exact_focal=True)
+    sampled = g.recover_cameras(rx, width=W, height=H, ref=0, iterations=1)
+    f_exact, f_sampled = exact.K[:, [0, 1], [0, 1]], sampled.K[:, [0, 1], [0, 1]]
+    want = _reference_focal_one_round(rx, (W / 2, H / 2))
+    assert torch.allclose(f_exact, want, rtol=1e-9, atol=0)
+    assert not torch.equal(f_sampled, f_exact)                    # the default really is a subsample
+    assert float(((f_sampled - f_exact).abs() / f_exact).max()) < 1e-3
+    # Poses use every pixel either way; the small focal difference barely moves them.
+    assert max_rotation_error_deg(sampled.c2w, exact.c2w) < 0.05
