@@ -302,6 +302,7 @@ def test_focal_lengths_on_a_large_grid_are_sampled_within_tolerance_and_exact_on
     want = _reference_focal_one_round(rx, (W / 2, H / 2))
     assert torch.allclose(f_exact, want, rtol=1e-9, atol=0)
     assert not torch.equal(f_sampled, f_exact)                    # the default really is a subsample
-    assert float(((f_sampled - f_exact).abs() / f_exact).max()) < 1e-3
+    # The documented tolerance (geometry/recover.py): 0.2 sigma relative; this clip reaches 0.09 sigma.
+    assert float(((f_sampled - f_exact).abs() / f_exact).max()) < 0.2 * 1e-2
     # Poses use every pixel either way; the small focal difference barely moves them.
-    assert max_rotation_error_deg(sampled.c2w, exact.c2w) < 0.05
+    assert max_rotation_error_deg(sampled.c2w, exact.c2w) < 1e-3
