@@ -6,8 +6,9 @@ plain per-frame NumPy reference.
 For 81 frames at 60x104 (the latent grid) and 480x832 (full resolution), float32, it prints the median
 time of a few repeats after a warm-up, frames per second, the achieved bandwidth (bytes of raxels
 written, or read for recovery, per second) against a ``torch.clone`` of a tensor of the same size
-(the memory-bandwidth bound of this machine), and the speed-up over a straightforward NumPy loop over
-frames, whose results are checked against torch.
+(the memory-bandwidth bound of this machine; ``copy_`` into an existing tensor for ``raxels(out=...)``),
+and the speed-up over a straightforward NumPy loop over frames, whose results are checked against torch.
+Other processes on the machine skew every figure: run it a few times and compare medians.
 
 Recovery runs with ``iterations=1``: the clip shares one camera, for which one round is exact, and the
 NumPy reference does the same single round.
@@ -135,10 +136,12 @@ def bench_size(height: int, width: int) -> list[dict]:
     out_bytes = N_FRAMES * 3 * height * width * 4
     bound, copy_bw = copy_bounds((N_FRAMES, 3, height, width), repeats=repeats)
 
-    # Raxels.
+    # Raxels: allocating (against clone, which also allocates) and into a preallocated output (against copy_).
     make = lambda: g.raxels(canonical, height, width)                        # noqa: E731
     t_rax = median_time(make, repeats=repeats)
     rax = make()
+    buffer = torch.empty_like(rax)
+    t_rax_out = median_time(lambda: g.raxels(canonical, height, width, out=buffer), repeats=repeats)
     c2w_np, K_np = canonical.c2w.numpy(), canonical.K.numpy()
     t_rax_np = median_time(lambda: numpy_raxels(c2w_np, K_np, height, width), repeats=1 if big else 3)
     rax_diff = float(np.abs(numpy_raxels(c2w_np, K_np, height, width) - rax.numpy()).max())
@@ -159,9 +162,12 @@ def bench_size(height: int, width: int) -> list[dict]:
 
     size = f"{width}x{height}"
     return [
-        dict(size=size, step="raxels", t=t_rax, nbytes=out_bytes, bound=bound, copy=copy_bw, t_np=t_rax_np,
-             np_note="", diff=f"{rax_diff:.1e} (raxels)"),
-        dict(size=size, step="recover", t=t_rec, nbytes=out_bytes, bound=bound, copy=copy_bw, t_np=t_rec_np,
+        dict(size=size, step="raxels", t=t_rax, nbytes=out_bytes, bound=bound, clone=bound, copy=copy_bw,
+             t_np=t_rax_np, np_note="", diff=f"{rax_diff:.1e} (raxels)"),
+        dict(size=size, step="out=", t=t_rax_out, nbytes=out_bytes, bound=copy_bw, clone=bound, copy=copy_bw,
+             t_np=t_rax_np, np_note="", diff="identical" if torch.equal(buffer, rax) else "DIFFERS"),
+        dict(size=size, step="recover", t=t_rec, nbytes=out_bytes, bound=bound, clone=bound, copy=copy_bw,
+             t_np=t_rec_np,
              np_note="" if m == N_FRAMES else f"*{m}fr",
              diff=f"{pose_diff:.1e} (c2w), {focal_diff:.1e} (f rel)", rot_err_gt=rot_err_gt),
     ]
@@ -173,10 +179,11 @@ def print_table(rows: list[dict]) -> None:
     print(head)
     print("-" * len(head))
     for r in rows:
-        gbs, bound = r["nbytes"] / r["t"] / 1e9, r["bound"] / 1e9
+        gbs, bound = r["nbytes"] / r["t"] / 1e9, r["bound"] / 1e9           # bound: clone, or copy_ for out=
         numpy_ms = f"{r['np_note']} {r['t_np'] * 1e3:.0f}".strip()
-        print(f"{r['size']:>8} {r['step']:>8} {r['t'] * 1e3:9.1f} {N_FRAMES / r['t']:9.1f} {gbs:6.2f} {bound:10.2f} "
-              f"{100 * gbs / bound:6.1f}% {r['copy'] / 1e9:10.2f} {numpy_ms:>12} {r['t_np'] / r['t']:7.1f}x  {r['diff']}")
+        print(f"{r['size']:>8} {r['step']:>8} {r['t'] * 1e3:9.1f} {N_FRAMES / r['t']:9.1f} {gbs:6.2f} "
+              f"{r['clone'] / 1e9:10.2f} {100 * gbs / bound:6.1f}% {r['copy'] / 1e9:10.2f} {numpy_ms:>12} "
+              f"{r['t_np'] / r['t']:7.1f}x  {r['diff']}")
 
 
 def main() -> None:
@@ -195,6 +202,8 @@ def main() -> None:
     print("      clone GB/s: the same bytes written by torch.clone of a tensor that size (the bandwidth bound;")
     print("      a clone also reads them, so the copy moves twice that). clone allocates its output like raxels")
     print("      does; copy_ GB/s writes into an existing tensor: the gap between the two is first-touch page faults.")
+    print("% bound: against clone, except the `out=` row (raxels into a preallocated buffer), against copy_;")
+    print("      its numpy ms and speed-up are the allocating NumPy loop's.")
     print("recover: recover_cameras(ref=0, iterations=1, principal_point='center'); numpy ms is the per-frame")
     print("      Kabsch (np.linalg.svd) + median-of-ratios focal loop; '*Nfr' = timed on the first N frames and")
     print(f"      scaled to {N_FRAMES}, agreement checked on those frames.")

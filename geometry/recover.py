@@ -219,6 +219,9 @@ def recover_cameras(raxels: torch.Tensor, *, width: int, height: int, ref: int |
     if x.ndim < 4 or x.shape[-3] != 3:
         raise ValueError(f"recover_cameras: expected raxels of shape (..., N, 3, H, W), got {tuple(x.shape)}")
     check_image_size(width, height, "recover_cameras")
+    if torch.is_grad_enabled() and x.requires_grad:
+        raise ValueError("recover_cameras: raxels require grad, but recovery is not differentiable (the focal "
+                         "median is piecewise constant); detach them, or use procrustes_quaternion for gradients")
     if iterations < 1:
         raise ValueError(f"recover_cameras: iterations must be >= 1, got {iterations}")
     H, W = x.shape[-2:]

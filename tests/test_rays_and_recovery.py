@@ -205,7 +205,8 @@ def test_raxels_into_out_equal_the_allocating_path(dtype, shared_k):
 
 
 @pytest.mark.parametrize("out, match", [
-    (torch.zeros(5, 3, 24, 31, dtype=torch.float64), r"raxels: out has shape \(5, 3, 24, 31\), expected \(5, 3, 24, 32\)"),
+    (torch.zeros(5, 3, 24, 31, dtype=torch.float64),
+     r"raxels: out has shape \(5, 3, 24, 31\), expected \(5, 3, 24, 32\)"),
     (torch.zeros(5, 3, 24, 32, dtype=torch.float32), r"raxels: out has dtype torch.float32, expected torch.float64"),
     (torch.zeros(5, 3, 32, 24, dtype=torch.float64).transpose(-1, -2), r"raxels: out must be contiguous"),
     (torch.zeros(5, 3, 24, 32, dtype=torch.float64).numpy(), r"raxels: out must be a torch.Tensor, got ndarray"),
@@ -306,3 +307,19 @@ def test_focal_lengths_on_a_large_grid_are_sampled_within_tolerance_and_exact_on
     assert float(((f_sampled - f_exact).abs() / f_exact).max()) < 0.2 * 1e-2
     # Poses use every pixel either way; the small focal difference barely moves them.
     assert max_rotation_error_deg(sampled.c2w, exact.c2w) < 1e-3
+
+
+# Cameras' own pose check reads a float from the grad-carrying pose (geometry/validation.py); harmless here.
+@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")
+def test_raxels_stay_differentiable_and_refuse_out_under_grad():
+    cams = random_cameras(6, (), 3)
+    c2w = cams.c2w.clone().requires_grad_(True)
+    rx = g.raxels(cams.with_poses(c2w), *GRID)
+    assert torch.equal(rx.detach(), g.raxels(cams, *GRID))
+    rx.sum().backward()
+    # d(sum of raxels)/d(centre) is the pixel count per channel.
+    assert torch.allclose(c2w.grad[:, :3, 3], torch.full((3, 3), float(GRID[0] * GRID[1]), dtype=torch.float64))
+    with pytest.raises(ValueError, match="raxels: out= cannot be used while the cameras require grad"):
+        g.raxels(cams.with_poses(c2w), *GRID, out=torch.empty(3, 3, *GRID, dtype=torch.float64))
+    with pytest.raises(ValueError, match="recover_cameras: raxels require grad"):
+        g.recover_cameras(rx, width=cams.width, height=cams.height)
