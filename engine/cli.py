@@ -309,7 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pick this many frames evenly (1 + 4k) and run them in one pass; default: every frame, "
                         "one camera each, in overlapping windows of the model's clip length (docs/windowing.md)")
     p.add_argument("--ref", type=int, default=0, help="frame the trajectory is expressed in")
-    p.add_argument("--method", choices=["raxels", "colmap"], default="raxels")
+    from .baselines import BASELINE_METHODS
+
+    p.add_argument("--method", choices=["raxels", *BASELINE_METHODS], default="raxels",
+                   help="raxels: the model; the others are classical baselines, run on the clip's own frames")
     _common(p)
     p.set_defaults(func=cmd_estimate_poses, out_kind="cameras")
 

@@ -211,28 +211,39 @@ class Engine:
     # ---- pose estimation -----------------------------------------------------------------------------
 
     def estimate_poses_stream(self, video: FramesLike, *, steps: int | None = None, seed: int = 0, ref: int = 0,
-                              num_frames: int | None = None, method: str = "raxels",
+                              num_frames: int | None = None, method: str = "raxels", intrinsics: Any = None,
                               cancel: CancelToken | None = None) -> Iterator[ProgressEvent]:
         """Predict a clip's cameras, one per input frame. ``method="raxels"`` is the model (2 ray steps by
-        default); ``method="colmap"`` runs the COLMAP baseline (pycolmap) on the same frames, labelled as such.
+        default); the classical baselines (``engine.baselines.BASELINE_METHODS``: "colmap", "two-view") run
+        on the clip's own frames at their own resolution, every frame at once (no windows), labelled as
+        baselines, with ``intrinsics`` ((3, 3) or (T, 3, 3) pixel K for those frames, e.g. from a loaded
+        camera file; None: an assumed FOV, noted). The model predicts its own intrinsics and ignores them.
 
         A clip of any length T >= 2 runs in overlapping windows of the checkpoint's clip length, chained into
         one trajectory (``engine.windows``, docs/windowing.md); events then say which window is running and
         the result's notes give the windows and their overlap. ``num_frames`` (1 + 4k) instead picks that
         many frames evenly and runs them in one pass: one camera per picked frame."""
+        from .baselines import BASELINE_METHODS, baseline_pose_events
+        from .media import frames_to_tensor, load_video
+
         steps = _steps(steps, "steps", self.config.sampler.pose_steps)
         seed = _seed(seed)
-        if method not in ("raxels", "colmap"):
-            raise ValueError(f"method must be 'raxels' or 'colmap', got {method!r}")
+        methods = ("raxels",) + BASELINE_METHODS
+        if method not in methods:
+            raise ValueError(f"method must be {', '.join(map(repr, methods[:-1]))} or {methods[-1]!r}, got {method!r}")
         ref = _whole(ref, "ref", low=0, high=MAX_FRAMES - 1)
         x, crop, idx = self.prepare_clip(video, num_frames=num_frames)
         if not 0 <= ref < x.shape[0]:
             raise ValueError(f"ref {ref} out of range for {x.shape[0]} frames")
-        if method == "colmap":
-            from .baselines.colmap import colmap_pose_events
-
-            yield from colmap_pose_events(tensor_to_uint8(x.float()), ref=ref, cancel=cancel,
-                                          to_source=lambda c: self._to_source(c, crop))
+        if method != "raxels":
+            # The clip's own pixels as uint8, frames ``idx``: files decoded as they are, arrays kept.
+            if isinstance(video, (str, Path)):
+                frames = load_video(video)[idx]
+            elif isinstance(video, np.ndarray) and video.dtype == np.uint8 and video.ndim == 4:
+                frames = video[idx]
+            else:
+                frames = tensor_to_uint8(frames_to_tensor(video, name="video")[torch.as_tensor(idx)])
+            yield from baseline_pose_events(method, frames, intrinsics=intrinsics, ref=ref, cancel=cancel)
             return
         from .windows import windowed_pose_events
 

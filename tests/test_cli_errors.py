@@ -127,7 +127,7 @@ CLIP = np.zeros((9, 32, 32, 3), np.uint8)
     (lambda e: e.generate_joint([IMAGE], seed=-1), "seed must be between 0 and"),
     (lambda e: e.estimate_poses(CLIP, steps=0), "steps must be between 1 and"),
     (lambda e: e.estimate_poses(CLIP, num_frames=True), "num_frames must be a whole number"),
-    (lambda e: e.estimate_poses(CLIP, method="sift"), "method must be 'raxels' or 'colmap'"),
+    (lambda e: e.estimate_poses(CLIP, method="sift"), "method must be 'raxels', 'colmap' or 'two-view'"),
     (lambda e: e.generate([IMAGE], e.estimate_poses(CLIP, steps=1), steps=0), "steps must be between 1 and"),
     (lambda e: e.cycle(CLIP, num_sources=0), "num_sources must be between 1 and"),
     (lambda e: e.cycle(CLIP, num_sources=10), "num_sources must be at most the clip's 9 frames"),

@@ -223,3 +223,22 @@ def test_evaluator_scores_whole_real_clips(shipped):
     rows, _ = evaluate_poses(Spy(), [clip], (1,))
     assert lengths == [16] and [r["method"] for r in rows] == ["raxels", "identity"]
     assert np.isfinite(rows[0]["ATE"])
+
+
+# ---- the classical baselines: every frame at the clip's own resolution, no windows ---------------------------
+
+def test_two_view_baseline_sees_every_frame_at_full_resolution(shipped):
+    gt = g.load_cameras(REAL_CLIP.with_suffix(".txt"))        # the sibling .mp4 gives the 384x256 frame size
+    events = list(shipped.estimate_poses_stream(str(REAL_CLIP), method="two-view", intrinsics=gt.K[0]))
+    res = events[-1].result
+    assert res.method == "two-view" and res.cameras.batch_shape == (16,)
+    assert (res.cameras.width, res.cameras.height) == (384, 256)
+    assert torch.allclose(res.cameras.K.double(), gt.K[0].double().expand(16, 3, 3))   # the given K, held fixed
+    assert not any("window" in e.message for e in events)
+
+
+def test_cli_runs_a_baseline_by_name(tmp_path):
+    out = tmp_path / "two_view.json"
+    assert cli_main(["estimate-poses", str(REAL_CLIP), "--out", str(out), "--device", "cpu",
+                     "--method", "two-view"]) == 0
+    assert len(g.load_cameras(out)) == 16
