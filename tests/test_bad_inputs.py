@@ -213,7 +213,7 @@ CASES = [
     ("steps-zero", (*JOINT[:3], "--steps", "0", "--images", "{photo}", "--out", "{out}.mp4"),
      "steps must be between 1"),
     ("num-sources-zero", ("cycle", "{clip}", "--checkpoint", "tiny", "--num-sources", "0", "--out", "{out}.json"),
-     "num_sources must be between 1"),
+     "--num-sources must be between 1"),
     ("trajectory-no-format", (*GEN, "--images", "{photo}", "--cameras", "{no_format}", "--out", "{out}.mp4"),
      'required key is missing: a raxel-studio trajectory starts with "format"'),
     ("camera-width-1e9", (*GEN, "--images", "{photo}", "--cameras", "{wide}", "--out", "{out}.mp4"),
