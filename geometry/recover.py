@@ -144,9 +144,9 @@ def _fit_poses(frames: torch.Tensor, sums: torch.Tensor, K: torch.Tensor, height
                which: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Procrustes (eq. 6) of frames ``which`` against the unit bundle of their own K.
 
-    The cross-covariance needs no centred copy of the raxels: ``sum_u x(u) (b(u) - mean b)^T`` with the
-    bundle centred (one small tensor per distinct K) is a (3, P) x (P, 3) product per frame, and the
-    raxels' means come from ``sums``.
+    The cross-covariance needs no centred copy of the raxels: ``sum_u (b(u) - mean b) x(u)^T`` with the
+    bundle centred (one small tensor per distinct K) is one (3, P) x (P, 3n) product per run of frames
+    sharing it, and the raxels' means come from ``sums``.
 
     Args:
         frames: (B, 3, P) raxels, P = height * width; sums: (B, 3) their sums over P.
@@ -155,23 +155,29 @@ def _fit_poses(frames: torch.Tensor, sums: torch.Tensor, K: torch.Tensor, height
     Returns:
         R (len(which), 3, 3) and t (len(which), 3), ``x ~ R b + t``.
     """
-    P = frames.shape[-1]
+    B, _, P = frames.shape
     n = len(which)
     index = torch.tensor(which, dtype=torch.long, device=frames.device)
-    cross = torch.empty(n, 3, 3, dtype=frames.dtype, device=frames.device)  # [k, i, j] = sum x_i (d_j - mean d_j)
+    H = torch.empty(n, 3, 3, dtype=frames.dtype, device=frames.device)      # [k, j, i] = sum (d_j - mean d_j) x_i
     mean_d = torch.empty(n, 3, dtype=frames.dtype, device=frames.device)
     xs = torch.arange(width, dtype=frames.dtype, device=frames.device) + 0.5
     ys = torch.arange(height, dtype=frames.dtype, device=frames.device) + 0.5
+    flat = frames.view(B * 3, P)
     for k, runs in intrinsics_groups(K[index]):
         d = ray_directions(K[which[k]], xs, ys).view(3, P)
         mu = d.mean(-1)
         d.sub_(mu[:, None])
         for run in runs:
             mean_d[run] = mu
-            # One frame per product: measured faster than one (3n, P) x (P, 3) product on this CPU.
-            for j in range(run.start, run.stop):
-                torch.mm(frames[which[j]], d.T, out=cross[j])
-    R = kabsch_rotation(cross.transpose(-1, -2))
+            first, last = which[run.start], which[run.stop - 1]
+            if last - first == run.stop - run.start - 1:
+                # Consecutive frames: one (3, P) x (P, 3n) product, a view of the raxels, no copy.
+                prod = d @ flat[3 * first:3 * last + 3].T                    # (3, 3n): [j, 3f + i]
+                H[run] = prod.view(3, -1, 3).transpose(0, 1)
+            else:
+                for j in range(run.start, run.stop):
+                    torch.mm(d, frames[which[j]].T, out=H[j])
+    R = kabsch_rotation(H)
     t = sums[index] / P - (R @ mean_d.unsqueeze(-1)).squeeze(-1)
     return R, t
 
