@@ -8,7 +8,7 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from geometry import Cameras
-from geometry.metrics import align_cameras, identity_baseline, pose_metrics
+from geometry.metrics import align_cameras, forward_line_baseline, identity_baseline, pose_metrics
 
 # One Sim(3) behind everything the Clip tab shows after alignment (the table's ATE, the per-frame error plot,
 # the aligned frustums): its rotation comes from the camera orientations, not from the centres. A clip's
@@ -60,6 +60,50 @@ def compare_poses(pred: Cameras, gt: Cameras) -> PoseComparison:
     aligned = align_cameras(pred, gt, rotation_from=ALIGNMENT)
     return PoseComparison(aligned, pose_metrics(pred, gt, rotation_from=ALIGNMENT),
                           pose_metrics(identity_baseline(gt), gt, rotation_from=ALIGNMENT))
+
+
+# ---- the Clip tab's comparison table ----------------------------------------------------------------------
+
+# The methods a user can run on a clip, in the table's order, with their labels: the baselines say so.
+METHODS = {"raxels": "the model (raxels)", "two-view": "two-view (baseline)", "colmap": "COLMAP (baseline)"}
+BASELINES = ("two-view", "colmap")
+COMPARISON_HEADERS = ["answer", "kind", "rotation AUC@30", "mean rotation error", "ATE_rel", "AUC@30", "seconds"]
+NOT_RUN = "not run"
+
+
+def _metric_cells(m: dict) -> list[str]:
+    ate_rel = float(m["ATE_rel"])
+    return [f"{100 * m['RRA_AUC@30']:.1f} %", f"{m['mean_rot_err_deg']:.2f}°",
+            "n/a (the camera does not move)" if np.isnan(ate_rel) else f"{ate_rel:.3f}", f"{100 * m['AUC@30']:.1f} %"]
+
+
+def comparison_rows(results: dict[str, tuple[PoseComparison | None, float]], gt: Cameras | None) -> list[list]:
+    """The Clip tab's table: one row per method (``METHODS`` order; "not run" where it has no result) and the
+    two input-free answers, scored against ``gt`` (None: no metrics, only the methods' seconds).
+
+    Args:
+        results: method -> (its comparison with ``gt`` or None, seconds it took).
+        gt: the clip's ground truth (N,), or None when no pose file is loaded.
+    Returns:
+        rows of ``COMPARISON_HEADERS``: the model, identity ("never turns"), forward line, two-view, COLMAP.
+    """
+    blank = ["—"] * 4
+
+    def method_row(method: str) -> list:
+        kind = "baseline (classical)" if method in BASELINES else "model (reads the clip)"
+        if method not in results:
+            return [METHODS[method], kind, NOT_RUN, "", "", "", ""]
+        cmp, seconds = results[method]
+        return [METHODS[method], kind, *(blank if cmp is None else _metric_cells(cmp.metrics)), f"{seconds:.2f}"]
+
+    def input_free(label: str, cams_of) -> list:
+        cells = blank if gt is None else _metric_cells(pose_metrics(cams_of(gt), gt, rotation_from=ALIGNMENT))
+        return [label, "input-free (never reads the clip)", *cells, "0"]
+
+    return [method_row("raxels"),
+            input_free('identity ("never turns", never moves)', identity_baseline),
+            input_free("forward line (never turns, straight ahead)", forward_line_baseline),
+            method_row("two-view"), method_row("colmap")]
 
 
 def frame_metrics(generated: np.ndarray, reference: np.ndarray) -> dict[str, np.ndarray]:

@@ -69,8 +69,8 @@ class GenerationResult:
 @dataclass
 class PoseEstimate:
     clip_name: str
-    method: str                         # "raxels" or "colmap"
-    frame_ids: np.ndarray               # indices into the clip of the frames used
+    method: str                         # "raxels", "two-view" or "colmap" (``evaluation.METHODS``)
+    frame_ids: np.ndarray               # indices into the clip of the frames used (every frame)
     frames: np.ndarray                  # (T, H, W, 3) those frames
     cameras: Cameras                    # predicted, for the clip's pixels, canonical to the first used frame
     steps: int
@@ -114,7 +114,9 @@ class StudioSession:
         self.clip_gt: Cameras | None = None
         self.example: Example | None = None
         self.generation: GenerationResult | None = None
-        self.estimate: PoseEstimate | None = None
+        # One result per method, side by side (running one method keeps the others'); ``estimate`` is the latest.
+        self.estimates: dict[str, PoseEstimate] = {}
+        self._latest_method: str | None = None
         self.comparison: GroundTruthComparison | None = None
         self.cycle: GroundTruthComparison | None = None
         self.job: Job | None = None
@@ -162,6 +164,21 @@ class StudioSession:
         if msg:
             self.ok(msg)
         return True
+
+    # ---- clip results -------------------------------------------------------------------------------
+
+    @property
+    def estimate(self) -> PoseEstimate | None:
+        """The most recently stored prediction (the detail table, the error plot, "use as path")."""
+        return self.estimates.get(self._latest_method) if self._latest_method else None
+
+    def store_estimate(self, est: PoseEstimate) -> None:
+        """Keep ``est`` beside the other methods' results for the same clip (replacing only its own method's)."""
+        if any(e.clip_name != est.clip_name for e in self.estimates.values()):
+            self.estimates.clear()
+        self.estimates[est.method] = est
+        self._latest_method = est.method
+        self.notify("estimate")
 
     # ---- path helpers ---------------------------------------------------------------------------------
 
@@ -278,8 +295,10 @@ class StudioSession:
     def _use_clip(self, clip: Clip | None, gt: Cameras | None) -> None:
         """A new clip (and its ground truth): predictions and comparisons of the old one go."""
         self.clip, self.clip_gt = clip, gt
-        stale = self.estimate is not None or self.comparison is not None or self.cycle is not None
-        self.estimate = self.comparison = self.cycle = None
+        stale = bool(self.estimates) or self.comparison is not None or self.cycle is not None
+        self.estimates.clear()
+        self._latest_method = None
+        self.comparison = self.cycle = None
         if stale:
             self.notify("estimate")
             self.notify("compare")
@@ -308,16 +327,20 @@ class StudioSession:
         return f"ground truth: {len(self.clip_gt)} cameras"
 
     def rescore_estimate(self) -> bool:
-        """Score the current prediction against newly loaded ground truth of the same clip."""
-        est, gt = self.estimate, self.clip_gt
-        if est is None or gt is None or self.clip is None or est.clip_name != self.clip.name:
+        """Score every method's prediction against newly loaded ground truth of the same clip."""
+        gt = self.clip_gt
+        if gt is None or self.clip is None:
             return False
-        if int(est.frame_ids.max()) >= len(gt):
-            return False
-        est.gt = gt[est.frame_ids.tolist()]
-        est.comparison = compare_poses(est.cameras, est.gt)
-        self.notify("estimate")
-        return True
+        scored = False
+        for est in self.estimates.values():
+            if est.clip_name != self.clip.name or int(est.frame_ids.max()) >= len(gt):
+                continue
+            est.gt = gt[est.frame_ids.tolist()]
+            est.comparison = compare_poses(est.cameras, est.gt)
+            scored = True
+        if scored:
+            self.notify("estimate")
+        return scored
 
     def load_example(self, example: Example) -> str:
         """Clip, ground truth, scene preview, photo (the clip's first frame) and path (the ground-truth

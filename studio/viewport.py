@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 import viser
-from matplotlib import colormaps
 
 from geometry import WORLD_UP, Cameras, make_pose, matrix_to_quaternion, quaternion_to_matrix
 
@@ -39,7 +38,12 @@ LEGEND = ("**3D view**: drag to orbit, right-drag to pan, scroll to zoom. "
           "<span style='color:#dc143c'>■</span> selected · <span style='color:#1e6ee6'>■</span> path, one frustum "
           "per output frame · <span style='color:#00aa50'>■</span> preview camera · "
           "<span style='color:#f0be00'>●</span> look-at point · <span style='color:#783cc8'>■</span> photos · "
-          "predicted cameras run violet → yellow over time, ground truth is grey.")
+          "predicted cameras: <span style='color:#00a0aa'>■</span> the model · "
+          "<span style='color:#e6780a'>■</span> two-view (baseline) · <span style='color:#9146c8'>■</span> COLMAP "
+          "(baseline), one per clip frame, each labelled at its first camera · ground truth is grey.")
+# Each method's predicted frustums (the same colours as ``views.METHOD_PLOT_COLORS``).
+METHOD_COLORS = {"raxels": (0, 160, 170), "two-view": (230, 120, 10), "colmap": (145, 70, 200)}
+METHOD_LABELS = {"raxels": "the model", "two-view": "two-view (baseline)", "colmap": "COLMAP (baseline)"}
 
 
 GRID_HALF_WIDTH = 10.0        # the floor grid is 20 x 20 scene units
@@ -172,8 +176,7 @@ class Viewport:
         pts = [kf.position.numpy()[None] for kf in s.path.keyframes]
         if s.scene is not None and s.scene.bounds is not None:
             pts.append(s.scene.bounds)
-        if s.estimate is not None:
-            est = s.estimate
+        for est in s.estimates.values():
             pts.append((est.comparison.aligned if est.comparison else est.cameras).centers.double().numpy())
             if est.gt is not None:
                 pts.append(est.gt.centers.double().numpy())
@@ -571,19 +574,31 @@ class Viewport:
         self._replace("generation", add)
 
     def _draw_estimate(self) -> None:
-        est, add = self.session.estimate, {}
-        if est is not None:
+        """Each method's cameras (``/estimate/predicted/<method>/<j>``, one per input frame) in its own colour
+        with a label at its first camera, aligned onto the ground truth when there is one; the model's frustums
+        carry the frames. The ground truth once, grey, with the model's (else the latest) offsets to it."""
+        s, add, sc = self.session, {}, self.server.scene
+        gt = None
+        for method, est in s.estimates.items():
             pred = est.comparison.aligned if est.comparison is not None else est.cameras
-            n = len(pred)
-            cmap = colormaps["viridis"]
-            colors = [tuple(int(255 * c) for c in cmap(j / max(n - 1, 1))[:3]) for j in range(n)]
-            add = self._textured_frustums("/estimate/predicted", pred, list(est.frames), colors, 1.0 * self.scale,
-                                          on_click=lambda j: self._fly_to(pred, j))
-            if est.gt is not None:
-                add.update(self._textured_frustums("/estimate/ground_truth", est.gt, [], [COLORS["gt"]] * n,
-                                                   1.0 * self.scale))
-                seg = np.stack([pred.centers.double().numpy(), est.gt.centers.double().numpy()], axis=1)
-                add["/estimate/offsets"] = self.server.scene.add_line_segments(
+            n, color = len(pred), METHOD_COLORS.get(method, COLORS["frame"])
+            images = list(est.frames) if method == "raxels" else []
+            add.update(self._textured_frustums(f"/estimate/predicted/{method}", pred, images, [color] * n,
+                                               1.0 * self.scale, on_click=lambda j, pred=pred: self._fly_to(pred, j)))
+            add[f"/estimate/labels/{method}"] = sc.add_label(
+                f"/estimate/labels/{method}", METHOD_LABELS.get(method, method), font_screen_scale=0.8,
+                position=tuple(pred.centers[0].double().numpy()))
+            gt = est.gt if est.gt is not None else gt
+        if gt is not None:
+            add.update(self._textured_frustums("/estimate/ground_truth", gt, [], [COLORS["gt"]] * len(gt),
+                                               1.0 * self.scale))
+            add["/estimate/labels/ground_truth"] = sc.add_label(
+                "/estimate/labels/ground_truth", "ground truth", font_screen_scale=0.8,
+                position=tuple(gt.centers[0].double().numpy()))
+            shown = s.estimates.get("raxels") or s.estimate
+            if shown is not None and shown.comparison is not None:
+                seg = np.stack([shown.comparison.aligned.centers.double().numpy(), gt.centers.double().numpy()], 1)
+                add["/estimate/offsets"] = sc.add_line_segments(
                     "/estimate/offsets", seg.astype(np.float32), colors=(200, 40, 40), thickness=0.01 * self.scale)
         self._replace("estimate", add)
 

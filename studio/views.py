@@ -9,6 +9,7 @@ from engine import UPSCALED_LABEL
 
 from . import plots
 from .camera_path import keyframe_look_at, keyframe_roll
+from .evaluation import METHODS, comparison_rows
 from .media import difference, side_by_side, strip
 from .raxel_preview import raxel_strip
 from .session import GenerationResult, GroundTruthComparison, StudioSession
@@ -84,12 +85,13 @@ def trajectory_plot(s: StudioSession) -> Figure:
         c = gen.cameras
         tracks.append(plots.Track("joint prediction", c.centers.double().numpy(), c.R[:, :, 2].double().numpy(),
                                   "tab:pink", "x"))
-    est = s.estimate
-    if est is not None:
+    for method, est in s.estimates.items():
         pred = est.comparison.aligned if est.comparison is not None else est.cameras
-        tracks.append(plots.Track(f"predicted ({est.method})", pred.centers.double().numpy(), None, "tab:green", "o"))
-        if est.gt is not None:
-            tracks.append(plots.Track("ground truth", est.gt.centers.double().numpy(), None, "0.3", "s"))
+        tracks.append(plots.Track(f"predicted: {METHODS.get(method, method)}", pred.centers.double().numpy(), None,
+                                  METHOD_PLOT_COLORS.get(method, "tab:green"), "o"))
+    gt_of = next((e.gt for e in s.estimates.values() if e.gt is not None), None)
+    if gt_of is not None:
+        tracks.append(plots.Track("ground truth", gt_of.centers.double().numpy(), None, "0.3", "s"))
     kfs = np.stack([kf.position.numpy() for kf in s.path.keyframes]) if s.path.keyframes else None
     return plots.trajectory_figure(tracks, keyframes=kfs, look_at=s.look_at_point)
 
@@ -124,12 +126,19 @@ def frames_strip(frames: np.ndarray | None, *, size: int = 96) -> np.ndarray | N
     return None if frames is None else strip(frames, size=size)
 
 
+# The same colours as the 3D view's frustums (``viewport.METHOD_COLORS``).
+METHOD_PLOT_COLORS = {"raxels": "#00a0aa", "two-view": "#e6780a", "colmap": "#9146c8"}
+
+
 def estimate_table(s: StudioSession) -> list[list]:
+    """Details of the latest prediction (the comparison of all methods is ``estimate_comparison``)."""
     est = s.estimate
     if est is None:
         return []
-    rows = [["method", "COLMAP (baseline)" if est.method == "colmap" else f"raxels, {est.steps} denoising steps"],
-            ["frames used", ", ".join(str(int(i)) for i in est.frame_ids)],
+    label = METHODS.get(est.method, est.method) if est.method != "raxels" else \
+        f"the model (raxels), {est.steps} denoising steps"
+    rows = [["method", label],
+            ["frames used", f"all {len(est.frame_ids)} frames of the clip, one camera each"],
             ["time", f"{est.elapsed:.2f} s"]]
     if est.comparison is not None:
         rows += est.comparison.summary_rows()
@@ -137,6 +146,29 @@ def estimate_table(s: StudioSession) -> list[list]:
         rows.append(["ground truth", "none loaded: upload a camera file to score the prediction"])
     rows += [["note", n] for n in est.notes if not n.startswith("frames used")]
     return rows
+
+
+def estimate_comparison(s: StudioSession) -> list[list]:
+    """The Clip tab's comparison table: the model, the input-free answers and the baselines side by side
+    (``evaluation.COMPARISON_HEADERS``); empty before any prediction."""
+    if not s.estimates:
+        return []
+    name = s.clip.name if s.clip is not None else None
+    results = {m: (e.comparison, e.elapsed) for m, e in s.estimates.items() if e.clip_name == name}
+    return comparison_rows(results, s.clip_gt)
+
+
+def estimate_comparison_note(s: StudioSession) -> str:
+    """Under the table: what its rows are, and what is missing."""
+    if not s.estimates:
+        return ""
+    text = ("**Rows**: the model reads the clip; *two-view* and *COLMAP* are classical baselines (on the clip's "
+            "full-resolution frames, with the pose file's intrinsics when one is loaded); *identity* and "
+            "*forward line* are input-free answers that never read the clip: the model should beat them. "
+            "Baselines run on demand: pick one above and press *Predict cameras*, or *Run every method*.")
+    if s.clip_gt is None:
+        text += " Upload the clip's pose file to score the rows."
+    return text
 
 
 def estimate_error_plot(s: StudioSession) -> Figure | None:

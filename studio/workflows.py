@@ -22,7 +22,7 @@ from geometry import Cameras
 
 from .camera_path import PathError
 from .engine_service import EngineService
-from .evaluation import compare_poses, frame_metrics
+from .evaluation import BASELINES, METHODS, compare_poses, frame_metrics
 from .jobs import Job, JobState
 from .media import fit_to_grid, write_video
 from .path_io import export_cameras
@@ -31,6 +31,7 @@ from .views import generation_size_note
 
 LABELS = {"generate": "Generating along the path", "generate_joint": "Generating video and cameras jointly",
           "estimate_poses": "Predicting the clip's cameras", "colmap": "COLMAP baseline",
+          "two-view": "Two-view baseline",
           "compare": "Generating along the ground truth", "cycle": "Cycle self-consistency"}
 
 
@@ -195,26 +196,31 @@ def colmap_available() -> bool:
         return False
 
 
-def estimate_clip(session: StudioSession, service: EngineService, *, steps: int = 2, method: str = "raxels",
-                  num_frames: int | None = None) -> Iterator[Progress]:
+def estimate_clip(session: StudioSession, service: EngineService, *, steps: int = 2,
+                  method: str = "raxels") -> Iterator[Progress]:
+    """Cameras for every frame of the loaded clip by ``method`` (``evaluation.METHODS``), kept beside the
+    other methods' results. The baselines get the loaded pose file's intrinsics (scaled to the clip's pixels)."""
     clip = session.clip
     if clip is None:
         yield from _refuse(session, "upload a clip (mp4, gif or frames) or pick an example first")
+        return
+    if method not in METHODS:
+        yield from _refuse(session, f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
         return
     if method == "colmap" and not colmap_available():
         yield from _refuse(session, "the COLMAP baseline is not available in this installation "
                                     "(engine.baselines.colmap is missing); the model's own estimate works")
         return
-    try:
-        ids = clip_frame_ids(clip.num_frames, num_frames or service.frame_size()[2])
-    except InputProblem as exc:
-        yield from _refuse(session, str(exc))
-        return
-    frames = clip.frames[ids]
-    gt = session.clip_gt[ids.tolist()] if session.clip_gt is not None else None
+    ids = np.arange(clip.num_frames)
+    frames = clip.frames
+    gt = session.clip_gt
+    extra = {}
+    if method in BASELINES and gt is not None:     # the model predicts its own intrinsics
+        w, h = clip.size
+        extra["intrinsics"] = gt.resized(w, h).K.double().numpy()
 
     def task(eng, token):
-        return eng.estimate_poses_stream(frames, steps=steps, method=method, cancel=token)
+        return eng.estimate_poses_stream(frames, steps=steps, method=method, cancel=token, **extra)
 
     def done(job: Job) -> str:
         result = job.result
@@ -223,22 +229,47 @@ def estimate_clip(session: StudioSession, service: EngineService, *, steps: int 
             cams = job.last_event.cameras
         if cams is None:
             raise ValueError("the engine returned no cameras")
+        if len(cams) != len(ids):
+            raise ValueError(f"the engine returned {len(cams)} cameras for {len(ids)} frames")
         notes = list(getattr(result, "notes", []) or [])
         comparison = compare_poses(cams, gt) if gt is not None else None
         out = session.work_dir / f"estimate-{job.id}"
         files = [export_cameras(cams, out / f"predicted_{method}.json", fps=clip.fps,
-                                meta={"clip": clip.name, "frames": ids.tolist(), "method": method, "steps": steps})]
-        session.estimate = PoseEstimate(clip.name, method, ids, frames, cams, steps, job.elapsed, comparison, gt,
-                                        notes, files)
-        session.notify("estimate")
-        what = "COLMAP (baseline)" if method == "colmap" else f"the model ({steps} steps)"
+                                meta={"clip": clip.name, "method": method, "steps": steps})]
+        session.store_estimate(PoseEstimate(clip.name, method, ids, frames, cams, steps, job.elapsed, comparison,
+                                            gt, notes, files))
+        what = METHODS[method] if method in BASELINES else f"the model ({steps} steps)"
         msg = f"predicted {len(cams)} cameras of {clip.name} with {what} in {job.elapsed:.1f} s"
         if comparison is not None:
             m = comparison.metrics
-            msg += f"; against ground truth: RRA@30 {100 * m['RRA@30']:.0f} %, AUC@30 {100 * m['AUC@30']:.0f} %"
+            msg += (f"; against ground truth: rotation AUC@30 {100 * m['RRA_AUC@30']:.0f} %, "
+                    f"AUC@30 {100 * m['AUC@30']:.0f} %. {TABLE_NOTE}")
         return msg
 
-    yield from _run(session, service, "colmap" if method == "colmap" else "estimate_poses", task, done)
+    yield from _run(session, service, method if method in BASELINES else "estimate_poses", task, done)
+
+
+# What the table's rows are, said wherever a prediction is scored.
+TABLE_NOTE = ("In the table, two-view and COLMAP are classical baselines; identity and forward line are "
+              "input-free answers (they never read the clip).")
+
+
+def estimate_all(session: StudioSession, service: EngineService, *, steps: int = 2) -> Iterator[Progress]:
+    """Every method of the table not yet run on this clip (the model first, then the baselines), one job
+    after another; stops at the first that does not succeed. Only the last update is ``finished``."""
+    todo = [m for m in METHODS if m not in session.estimates or session.clip is None
+            or session.estimates[m].clip_name != session.clip.name]
+    if not todo:
+        session.info("every method has already run on this clip: the table is complete")
+        yield Progress(f"ℹ {session.notice.text}", 1.0, finished=True, ok=True)
+        return
+    for k, method in enumerate(todo):
+        for p in estimate_clip(session, service, steps=steps, method=method):
+            if p.finished and p.ok and k < len(todo) - 1:
+                p.finished = False          # a step of the whole run, not its end
+            yield p
+            if p.finished and not p.ok:
+                return
 
 
 # ---- 4. compare with ground truth ------------------------------------------------------------------------

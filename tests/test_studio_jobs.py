@@ -223,7 +223,7 @@ def test_clip_estimation_with_ground_truth(service, session):
     updates = run(workflows.estimate_clip(session, service, steps=2))
     assert updates[-1].ok
     est = session.estimate
-    assert est.frame_ids.tolist() == [0, 1, 3, 4, 6, 7, 8, 10, 11]     # 9 evenly spaced frames
+    assert est.frame_ids.tolist() == list(range(12)) and len(est.cameras) == 12   # every frame, one camera each
     assert est.comparison is None and est.notes == ["a note"]
     gt = Cameras.from_fov(torch.eye(4, dtype=torch.float64).expand(12, 4, 4).clone(), fov_y_deg=50.0,
                           width=24, height=20)
@@ -234,8 +234,9 @@ def test_clip_estimation_with_ground_truth(service, session):
 
 
 def test_short_clips_and_missing_baseline_are_refused(service, fake, session):
-    session.clip = Clip("short", np.zeros((4, 8, 8, 3), np.uint8))
-    assert "at least 5 are needed" in run(workflows.estimate_clip(session, service))[0].text
+    session.clip = Clip("short", np.zeros((4, 8, 8, 3), np.uint8))     # any length: the engine windows it
+    assert run(workflows.estimate_clip(session, service))[-1].ok and len(session.estimate.cameras) == 4
+    fake.calls.clear()
     session.clip = Clip("ok", np.zeros((9, 8, 8, 3), np.uint8))
     if not workflows.colmap_available():
         text = run(workflows.estimate_clip(session, service, method="colmap"))[0].text

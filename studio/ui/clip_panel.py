@@ -6,11 +6,14 @@ import gradio as gr
 import numpy as np
 
 from .. import views, workflows
+from ..evaluation import COMPARISON_HEADERS, METHODS
 from ..media import strip
 from .context import LiveSession
 from .page import Page
 
 COLMAP_NOTE = "" if workflows.colmap_available() else " (not installed)"
+# Radio label -> method: the baselines say they are baselines.
+METHOD_CHOICES = [(METHODS[m] + (COLMAP_NOTE if m == "colmap" else ""), m) for m in METHODS]
 
 
 def build(page: Page) -> None:
@@ -21,13 +24,17 @@ def build(page: Page) -> None:
                              elem_id="gt-upload")
     page.est_steps = gr.Slider(1, 20, step=1, value=2, label="ray denoising steps (the paper finds 2 best)",
                                elem_id="est-steps")
+    page.est_method = gr.Radio(METHOD_CHOICES, value="raxels", label="method (each result is kept beside the "
+                               "others': one colour per method in the 3D view)", elem_id="est-method")
     with gr.Row():
         page.estimate_button = gr.Button("Predict cameras", variant="primary", elem_id="estimate")
-        page.colmap_button = gr.Button(f"COLMAP baseline{COLMAP_NOTE}", elem_id="colmap")
+        page.estimate_all_button = gr.Button("Run every method", elem_id="estimate-all")
         page.est_cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-estimate")
     page.est_progress = gr.Markdown(elem_id="est-progress")
-    gr.Markdown("**Frames used** (in the 3D view their frustums run violet → yellow over time)",
-                elem_classes=["caption"])
+    page.est_comparison = gr.Dataframe(headers=COMPARISON_HEADERS, interactive=False, elem_id="est-comparison",
+                                       wrap=True, show_label=False)
+    page.est_comparison_note = gr.Markdown(elem_id="est-comparison-note", elem_classes=["caption"])
+    gr.Markdown("**The clip's frames** (one camera each)", elem_classes=["caption"])
     page.clip_frames = gr.Image(show_label=False, interactive=False, elem_id="clip-frames", format="png", height=170)
     page.est_table = gr.Dataframe(headers=["", "value"], interactive=False, elem_id="est-metrics", wrap=True,
                                   column_widths=["58%", "42%"], show_label=False)
@@ -39,7 +46,7 @@ def build(page: Page) -> None:
 def clip_strip(live: LiveSession) -> np.ndarray | None:
     s = live.session
     if s.estimate is not None:
-        return strip(s.estimate.frames, size=72, per_row=5)
+        return strip(s.estimate.frames, size=72, per_row=8)
     if s.clip is not None:
         ids = np.round(np.linspace(0, s.clip.num_frames - 1, min(s.clip.num_frames, 9))).astype(int)
         return strip(s.clip.frames[ids], size=72, per_row=5)
@@ -51,19 +58,24 @@ def render_clip(page: Page, live: LiveSession) -> dict:
     est = live.session.estimate
     view[page.clip_frames] = clip_strip(live)
     view[page.est_table] = views.estimate_table(live.session)
+    view[page.est_comparison] = views.estimate_comparison(live.session)
+    view[page.est_comparison_note] = views.estimate_comparison_note(live.session)
     view[page.est_plot] = views.estimate_error_plot(live.session)
     view[page.est_downloads] = [str(f) for f in est.files] if est is not None else None
     return view
 
 
 def clip_outputs(page: Page) -> list:
-    return [*page.path_outputs(), page.clip_frames, page.est_table, page.est_plot, page.est_downloads]
+    return [*page.path_outputs(), page.clip_frames, page.est_table, page.est_comparison, page.est_comparison_note,
+            page.est_plot, page.est_downloads]
 
 
 def estimation_stream(page: Page, service, live: LiveSession, *, steps: int, method: str):
-    """Generator of page updates for one estimation run."""
+    """Generator of page updates for one estimation run (``method`` "all": every method not yet run)."""
     s = live.session
-    for p in workflows.estimate_clip(s, service, steps=int(steps), method=method):
+    flow = (workflows.estimate_all(s, service, steps=int(steps)) if method == "all"
+            else workflows.estimate_clip(s, service, steps=int(steps), method=method))
+    for p in flow:
         update = {page.est_progress: p.text}
         if p.finished:
             if p.ok:
@@ -115,14 +127,16 @@ def wire(page: Page, service) -> None:
     page.gt_upload.upload(a(upload_gt, 1, what="ground truth", render=page.upload_render(page.gt_upload, render)),
                           [page.gt_upload], [*outs, page.gt_upload])
 
-    def run(method):
-        def handler(steps, request: gr.Request):
-            live = page.registry.get(request)
-            yield from estimation_stream(page, service, live, steps=steps, method=method)
-        return handler
+    def run_chosen(steps, method, request: gr.Request):
+        live = page.registry.get(request)
+        yield from estimation_stream(page, service, live, steps=steps, method=method)
 
-    page.estimate_button.click(run("raxels"), [page.est_steps], est_outputs, concurrency_limit=None)
-    page.colmap_button.click(run("colmap"), [page.est_steps], est_outputs, concurrency_limit=None)
+    def run_all(steps, request: gr.Request):
+        live = page.registry.get(request)
+        yield from estimation_stream(page, service, live, steps=steps, method="all")
+
+    page.estimate_button.click(run_chosen, [page.est_steps, page.est_method], est_outputs, concurrency_limit=None)
+    page.estimate_all_button.click(run_all, [page.est_steps], est_outputs, concurrency_limit=None)
     page.est_cancel.click(a(lambda live: workflows.cancel(live.session), 0, what="cancel"), None, page.path_outputs(),
                           concurrency_limit=None)
 
