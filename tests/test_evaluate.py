@@ -44,15 +44,16 @@ def test_harness_writes_report_tables_and_plots(eng, clips, tmp_path):
     for section in ("Pose estimation", "Camera-controlled generation", "Cycle self-consistency",
                     "FID / FVD: not computed (no local extractor weights", "Untrained weights"):
         assert section in text
-    assert _header(tmp_path / "poses.csv") == ["method", "steps", "mRRA@30", "RRA_AUC@30", "RTA@30", "AUC@30", "ATE",
-                                              "mean_rot_err_deg", "input_dependence", "sec_per_clip", "clips",
-                                              "failures",
-                                              "unregistered_frames"]
+    assert _header(tmp_path / "poses.csv") == ["method", "kind", "steps", "ATE_rel", "AUC@30", "RRA_AUC@30",
+                                              "mRRA@30", "RTA@30", "ATE", "mean_rot_err_deg", "input_dependence",
+                                              "sec_per_clip", "clips", "failures", "unregistered_frames"]
     with open(tmp_path / "poses.csv") as f:
         rows = list(csv.DictReader(f))
     other = "raxels, another clip's prediction"
     assert [(r["method"], r["steps"]) for r in rows] == [("raxels", "1"), (other, "1"), ("raxels", "2"),
-                                                        (other, "2"), ("identity", "-")]
+                                                        (other, "2"), ("identity", "-"), ("forward line", "-"),
+                                                        ("two-view", "-")]
+    assert float(rows[4]["ATE_rel"]) == pytest.approx(1.0, abs=1e-12)   # identity: all-zero translation = 1
     assert all(0 <= float(r["mRRA@30"]) <= 1 and np.isfinite(float(r["ATE"])) for r in rows)
     assert {"psnr", "psnr_other_path", "psnr_copy_first", "ssim", "adherence_rot_err_deg",
             "adherence_ATE"} <= set(_header(tmp_path / "generation.csv"))

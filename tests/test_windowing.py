@@ -221,7 +221,7 @@ def test_evaluator_scores_whole_real_clips(shipped):
             return shipped.estimate_poses(frames, **kw)
 
     rows, _ = evaluate_poses(Spy(), [clip], (1,))
-    assert lengths == [16] and [r["method"] for r in rows] == ["raxels", "identity"]
+    assert lengths == [16] and [r["method"] for r in rows] == ["raxels", "identity", "forward line", "two-view"]
     assert np.isfinite(rows[0]["ATE"])
 
 

@@ -29,7 +29,9 @@ PROCEDURAL_STYLES = ("re10k", "dl3dv")
 class EvalClip:
     """One clip: frames (T, H, W, 3) uint8 and ground-truth cameras on the model grid (T = 1 + 4k, what
     generation and the cycle test take), and, when those are picked from a longer clip, all its frames
-    (N, H, W, 3) and cameras (N,), which pose estimation scores."""
+    (N, H, W, 3) and cameras (N,), which pose estimation scores. A real clip also keeps its frames at
+    their own resolution (N, H0, W0, 3) with cameras (N,) in those pixels: the classical baselines run
+    on them, as a user with a calibrated camera would."""
 
     id: str
     frames: np.ndarray
@@ -37,6 +39,8 @@ class EvalClip:
     label: str = ""                  # trajectory style or source
     all_frames: np.ndarray | None = None
     all_cameras: Cameras | None = None
+    native_frames: np.ndarray | None = None
+    native_cameras: Cameras | None = None
 
     @property
     def pose_frames(self) -> np.ndarray:
@@ -45,6 +49,16 @@ class EvalClip:
     @property
     def pose_cameras(self) -> Cameras:
         return self.cameras if self.all_cameras is None else self.all_cameras
+
+    @property
+    def baseline_frames(self) -> np.ndarray:
+        """Every frame at the clip's own resolution (the model grid for procedural clips, rendered there)."""
+        return self.pose_frames if self.native_frames is None else self.native_frames
+
+    @property
+    def baseline_cameras(self) -> Cameras:
+        """Ground truth for ``baseline_frames``: the same poses as ``pose_cameras``, K in those pixels."""
+        return self.pose_cameras if self.native_cameras is None else self.native_cameras
 
 
 def procedural_clips(clip: ClipConfig, num_clips: int, *, supersample: int = 2,
@@ -93,17 +107,17 @@ def re10k_clips(root: str | Path, clip: ClipConfig, num_clips: int) -> list[Eval
                              "they must match one to one")
         if len(cams) < 2:
             raise ValueError(f"{entry.poses} (and {entry.frames}): {len(cams)} frame; a clip needs at least 2")
-        frames = read_frames(entry.frames, np.arange(len(cams)))
-        h0, w0 = frames.shape[1:3]
+        native = read_frames(entry.frames, np.arange(len(cams)))
+        h0, w0 = native.shape[1:3]
         cams = Cameras(cams.c2w.double(), cams.K.double(), 1, 1).resized(w0, h0)
-        x, crop = resize_center_crop(frames_to_tensor(frames, name=entry.id), clip.height, clip.width)
+        x, crop = resize_center_crop(frames_to_tensor(native, name=entry.id), clip.height, clip.width)
         whole = Cameras(cams.c2w, crop.to_model_intrinsics(cams.K.double()), clip.width, clip.height)
         frames = tensor_to_uint8(x.float())
         # One pass of the model for generation and the cycle: num_frames picked evenly (fewer, or repeats,
         # when the clip is shorter).
         count = len(single_pass_frames(min(len(cams), clip.num_frames)))
         idx = select_frames(len(cams), count) if count <= len(cams) else single_pass_frames(len(cams))
-        out.append(EvalClip(entry.id, frames[idx], whole[idx.tolist()], "re10k (real)", frames, whole))
+        out.append(EvalClip(entry.id, frames[idx], whole[idx.tolist()], "re10k (real)", frames, whole, native, cams))
     return out
 
 

@@ -55,7 +55,7 @@ def summarize_run(name: str, report: Path, *, run_dir: Path | None = None) -> di
         if r["method"] == "raxels":
             row[f"rot_err_{r['steps']}"] = float(r["mean_rot_err_deg"])
             if r["steps"] == "2":
-                for key in ("mRRA@30", "RTA@30", "AUC@30", "ATE", "input_dependence"):
+                for key in ("ATE_rel", "mRRA@30", "RTA@30", "AUC@30", "ATE", "input_dependence"):
                     if key in r:
                         row[f"{key}_2"] = float(r[key])
         elif r["method"] == "identity":

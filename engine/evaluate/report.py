@@ -41,10 +41,10 @@ def plot_pose_steps(path: Path, rows: list[dict[str, Any]]) -> Path:
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for key in ("mRRA@30", "RTA@30", "AUC@30"):
         ax.plot(steps, [r[key] for r in model], marker="o", label=f"raxels {key}")
-    for r in rows:
-        if r["method"] != "raxels":
-            ax.axhline(r["mRRA@30"], ls="--", lw=1, color="grey" if r["method"] == "identity" else "tab:red",
-                       label=f"{r['method']} mRRA@30")
+    # One dashed line per reference row (own/other: its largest step count, as the model's last point).
+    refs = {r["method"]: r for r in rows if r["method"] != "raxels"}
+    for (method, r), color in zip(refs.items(), ("tab:purple", "grey", "tab:olive", "tab:red", "tab:brown")):
+        ax.axhline(r["mRRA@30"], ls="--", lw=1, color=color, label=f"{method} mRRA@30")
     ax.set_xscale("log")
     ax.set_xticks(steps, [str(s) for s in steps])
     ax.set_xlabel("ray-denoising steps")
