@@ -1,32 +1,54 @@
-"""Engine throughput, run by hand: ``python -m benchmarks.engine [--preset tiny] [--repeats 5]``.
+"""Engine throughput, run by hand: ``python -m benchmarks.engine --device cuda`` (a GPU owner's check).
 
-Prints, for the ``tiny`` preset on the CPU (and ``small`` on a GPU when one is present):
-  - forward and training-step throughput in tokens/s (tokens = video + ray tokens of one batch),
-    and on a GPU the model FLOP utilisation against the device's dense bf16 peak;
-  - for each task (pose estimation, camera-conditioned generation, joint generation): time to the
-    first streamed denoising event and total time, with the step counts used.
-Baseline named in the output: the training step is compared with the forward pass (ratio ~3 is the
-usual forward + backward cost); tasks are compared with (steps x forward time).
+Prints, for one preset (default ``small``) on the given device:
+  - forward and training-step time and throughput (tokens/s; tokens = video + ray tokens of the batch);
+  - FLOPs of each, counted by ``torch.utils.flop_counter.FlopCounterMode`` (matmuls, convolutions and
+    attention; the optimizer's element-wise update is not counted), the achieved TFLOP/s, and the model
+    FLOP utilisation against the device's dense bf16 peak from ``PEAK_BF16_TFLOPS``. A device not in the
+    table prints "peak unknown": a guessed peak would make the percentage meaningless;
+  - unless ``--no-tasks``: per task (pose estimation, camera-conditioned generation, joint generation)
+    the time to the first streamed denoising event and the total time.
+Baselines named in the output: the training step against the forward (~3x for forward + backward);
+tasks against (steps x forward time per clip).
+
+On a CPU the ``small`` preset is slow; shrink it for a quick run, e.g.
+``python -m benchmarks.engine --device cpu --preset tiny --batch 1 --num-frames 5 --size 32 --repeats 1``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 import geometry as g
-from engine import Engine, preset
+from engine import Engine, EngineConfig, preset
+from engine.camera_codec import encode_cameras
 from engine.objective import training_loss
 from engine.pipeline import JointPipeline
 
-GPU_PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
+# Dense (no sparsity) bf16 tensor-core peaks in TFLOP/s from the vendors' datasheets, matched as a
+# substring of torch.cuda.get_device_name(). Longer keys first, so "RTX 4090" is not read as something else.
+PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "RTX 4090": 165.0, "L40S": 362.0,
+                    "L4": 121.0, "A10G": 70.0}
+
+
+def device_peak_tflops(device: torch.device) -> tuple[str, float | None]:
+    """(device name, dense bf16 peak in TFLOP/s, or None when the device is not in the table)."""
+    if device.type != "cuda":
+        return f"cpu ({torch.get_num_threads()} threads)", None
+    name = torch.cuda.get_device_name(device)
+    return name, next((v for k, v in sorted(PEAK_BF16_TFLOPS.items(), key=lambda kv: -len(kv[0])) if k in name),
+                      None)
 
 
 def _timed(fn, repeats: int, sync) -> float:
+    """Median seconds of ``repeats`` calls after one warm-up call."""
     fn()
     sync()
     times = []
@@ -38,14 +60,18 @@ def _timed(fn, repeats: int, sync) -> float:
     return statistics.median(times)
 
 
+def _counted_flops(fn) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
 def _batch(pipe: JointPipeline, B: int, device) -> dict[str, torch.Tensor]:
     c = pipe.cfg.clip
     T, H, W, M = c.num_frames, c.height, c.width, c.num_cond
     eyes = torch.stack([torch.tensor([0.1 * i, 0.0, -1.0], dtype=torch.float64) for i in range(T)])
     c2w = g.look_at(eyes, torch.tensor([0.0, 0.0, 3.0], dtype=torch.float64).expand(T, 3))
     cams = g.Cameras.from_fov(c2w, fov_y_deg=60.0, width=W, height=H)
-    from engine.camera_codec import encode_cameras
-
     rays, _ = encode_cameras(cams, ref=0, grid=pipe.ray_grid, encoding=pipe.encoding)
     return {"video": torch.rand(B, 3, T, H, W, device=device) * 2 - 1,
             "rays": rays.float().to(device)[None].expand(B, -1, -1, -1, -1).contiguous(),
@@ -53,9 +79,22 @@ def _batch(pipe: JointPipeline, B: int, device) -> dict[str, torch.Tensor]:
             "num_sources": torch.ones(B, dtype=torch.long, device=device)}
 
 
-def bench_preset(name: str, device: torch.device, batch: int, repeats: int) -> None:
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+def sized_config(name: str, *, num_frames: int | None = None, size: int | None = None,
+                 layers: int | None = None) -> EngineConfig:
+    """The preset, optionally with fewer frames (1 + 4k), a square ``size`` x ``size`` clip, or fewer layers."""
     cfg = preset(name)
+    clip = dataclasses.replace(cfg.clip, **({"num_frames": num_frames} if num_frames else {}),
+                               **({"height": size, "width": size} if size else {}))
+    if clip.num_cond > clip.num_frames:
+        clip = dataclasses.replace(clip, num_cond=clip.num_frames)
+    model = dataclasses.replace(cfg.model, **({"num_layers": layers} if layers else {}))
+    return dataclasses.replace(cfg, clip=clip, model=model)
+
+
+def measure_throughput(cfg: EngineConfig, device: torch.device, batch: int, repeats: int) -> dict:
+    """Forward and training-step figures of one batch: ms, tokens/s, FLOPs, TFLOP/s and MFU (None when
+    the device's peak is unknown). Also returns the pipeline and the forward time for the task timings."""
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     pipe = JointPipeline(cfg).to(device)
     params = sum(p.numel() for p in pipe.model.parameters())
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -65,37 +104,54 @@ def bench_preset(name: str, device: torch.device, batch: int, repeats: int) -> N
              for k, v in streams.items()}
     per_stream = pipe.model.video_io.embed(streams["video"], streams["cond_video"])[0].shape[1]
     tokens = 2 * per_stream * batch                                      # video + ray tokens of the batch
+    autocast = dict(device_type=device.type, dtype=dtype, enabled=device.type == "cuda")
 
     def forward():
-        with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=device.type == "cuda"):
+        with torch.no_grad(), torch.autocast(**autocast):
             pipe.model(streams, times, cond_pos=cond_pos)
 
     opt = torch.optim.AdamW(pipe.model.parameters(), lr=1e-4)
     gen = torch.Generator().manual_seed(0)
 
     def train_step():
-        with torch.autocast(device.type, dtype=dtype, enabled=device.type == "cuda"):
+        with torch.autocast(**autocast):
             loss, _ = training_loss(pipe, data, generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    t_fwd = _timed(forward, repeats, sync)
-    t_step = _timed(train_step, repeats, sync)
-    print(f"\n== preset {name} on {device} ({params / 1e6:.2f}M params, batch {batch}, "
-          f"{tokens // batch} tokens per clip: video + rays) ==")
-    print(f"{'':24}{'ms':>10}{'tokens/s':>14}")
-    print(f"{'forward':24}{t_fwd * 1e3:>10.1f}{tokens / t_fwd:>14,.0f}")
-    print(f"{'training step':24}{t_step * 1e3:>10.1f}{tokens / t_step:>14,.0f}   "
-          f"({t_step / t_fwd:.1f}x the forward; baseline: ~3x for forward + backward)")
-    if device.type == "cuda":
-        flops_fwd = 2 * params * tokens  # dense matmul estimate; attention adds to it
-        peak = next((v for k, v in GPU_PEAK_BF16_TFLOPS.items() if k in torch.cuda.get_device_name()), None)
-        if peak:
-            mfu = 3 * flops_fwd / t_step / (peak * 1e12)
-            print(f"model FLOP utilisation (training, 6 x params x tokens): {100 * mfu:.1f}% of {peak:.0f} TFLOP/s")
+    device_name, peak = device_peak_tflops(device)
+    out = {"preset": cfg.preset, "device": device_name, "dtype": str(dtype).removeprefix("torch."),
+           "params": params, "batch": batch, "tokens": tokens, "peak_tflops": peak, "pipe": pipe}
+    for label, fn in (("forward", forward), ("train_step", train_step)):
+        seconds = _timed(fn, repeats, sync)
+        flops = _counted_flops(fn)
+        achieved = flops / seconds / 1e12
+        out[label] = {"ms": seconds * 1e3, "tokens_per_s": tokens / seconds, "gflop": flops / 1e9,
+                      "tflops": achieved, "mfu": achieved / peak if peak else None}
+    return out
 
-    eng = Engine(pipe, device=device, dtype=dtype, source=f"benchmark:{name}", trained=False)
+
+def print_throughput(r: dict) -> None:
+    print(f"\n== preset {r['preset']} on {r['device']}, {r['dtype']} ({r['params'] / 1e6:.2f}M params, "
+          f"batch {r['batch']}, {r['tokens'] // r['batch']} tokens per clip: video + rays) ==")
+    print(f"{'':16}{'ms':>10}{'tokens/s':>14}{'GFLOP':>12}{'TFLOP/s':>10}{'MFU':>10}")
+    for label in ("forward", "train_step"):
+        m = r[label]
+        mfu = f"{100 * m['mfu']:.1f}%" if m["mfu"] is not None else "n/a"
+        print(f"{label:16}{m['ms']:>10.1f}{m['tokens_per_s']:>14,.0f}{m['gflop']:>12.2f}{m['tflops']:>10.3f}{mfu:>10}")
+    ratio = r["train_step"]["ms"] / r["forward"]["ms"]
+    print(f"training step = {ratio:.1f}x the forward (baseline: ~3x for forward + backward)")
+    if r["peak_tflops"] is None:
+        print(f"MFU: peak unknown for {r['device']} (not in benchmarks.engine.PEAK_BF16_TFLOPS)")
+    else:
+        print(f"MFU against {r['peak_tflops']:.0f} TFLOP/s, the device's dense bf16 peak")
+
+
+def print_task_timings(r: dict, device: torch.device) -> None:
+    pipe, cfg = r["pipe"], r["pipe"].cfg
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    eng = Engine(pipe, device=device, dtype=dtype, source=f"benchmark:{cfg.preset}", trained=False)
     c = cfg.clip
     frames = (np.random.default_rng(0).random((c.num_frames, c.height, c.width, 3)) * 255).astype(np.uint8)
     cams = g.Cameras.from_fov(torch.eye(4).expand(c.num_frames, 4, 4).clone(), fov_y_deg=60.0,
@@ -106,30 +162,43 @@ def bench_preset(name: str, device: torch.device, batch: int, repeats: int) -> N
         f"generate jointly ({cfg.sampler.joint_video_steps}/{cfg.sampler.joint_ray_steps} steps)":
             lambda: eng.generate_joint_stream(frames[:1]),
     }
+    fwd_per_clip = r["forward"]["ms"] / 1e3 / r["batch"]
     print(f"\n{'task':36}{'first event s':>15}{'total s':>10}{'steps x fwd s':>15}")
     for label, make in tasks.items():
         t0 = time.perf_counter()
-        first = None
-        n = 0
+        first, n = None, 0
         for ev in make():
             if ev.stage == "denoise" and first is None:
                 first = time.perf_counter() - t0
             n = max(n, ev.total)
         total = time.perf_counter() - t0
-        print(f"{label:36}{first or 0:>15.2f}{total:>10.2f}{n * t_fwd / batch:>15.2f}")
+        print(f"{label:36}{first or 0:>15.2f}{total:>10.2f}{n * fwd_per_clip:>15.2f}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=5)
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.engine", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu, cuda, cuda:1")
+    ap.add_argument("--preset", default="small", help="tiny, small (default) or wan-1.3b")
     ap.add_argument("--batch", type=int, default=8)
-    args = ap.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    bench_preset("tiny", torch.device("cpu"), args.batch, args.repeats)
-    if torch.cuda.is_available():
-        bench_preset("small", torch.device("cuda"), args.batch, args.repeats)
-    else:
-        print("\n(no GPU here: the 'small' preset GPU figures are skipped)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--num-frames", type=int, default=None, help="override the preset's frames (1 + 4k)")
+    ap.add_argument("--size", type=int, default=None, help="override the clip to size x size pixels")
+    ap.add_argument("--layers", type=int, default=None, help="override the number of transformer blocks")
+    ap.add_argument("--no-tasks", action="store_true", help="skip the per-task streaming timings")
+    args = ap.parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        ap.error(f"--device {args.device}: torch sees no CUDA device here")
+    if args.batch < 1 or args.repeats < 1:
+        ap.error("--batch and --repeats must be at least 1")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    cfg = sized_config(args.preset, num_frames=args.num_frames, size=args.size, layers=args.layers)
+    result = measure_throughput(cfg, device, args.batch, args.repeats)
+    print_throughput(result)
+    if not args.no_tasks:
+        print_task_timings(result, device)
+    return result
 
 
 if __name__ == "__main__":
