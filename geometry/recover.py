@@ -162,7 +162,7 @@ def _fit_poses(frames: torch.Tensor, sums: torch.Tensor, K: torch.Tensor, height
     mean_d = torch.empty(n, 3, dtype=frames.dtype, device=frames.device)
     xs = torch.arange(width, dtype=frames.dtype, device=frames.device) + 0.5
     ys = torch.arange(height, dtype=frames.dtype, device=frames.device) + 0.5
-    flat = frames.view(B * 3, P)
+    flat = frames.reshape(B * 3, P)          # a denoised preview may be non-contiguous
     for k, runs in intrinsics_groups(K[index]):
         d = ray_directions(K[which[k]], xs, ys).view(3, P)
         mu = d.mean(-1)
