@@ -37,7 +37,7 @@ on top, and its own ``XFeat.match_lighterglue`` imports ``src.lighterglue``, a m
 contain (the matcher has to be built by hand). Built by hand and measured on this 2-core CPU (under
 load): XFeat took 5.2 s per 384x256 frame (1,319 keypoints) and LighterGlue 37.6 s per frame pair (670
 matches), about 10 minutes per 16-frame clip where two-view SIFT needs 1 CPU second; a full 16-frame
-clip with 1,024 keypoints had not finished after 11 minutes, so its accuracy was not measured. It cannot
+clip with 1,024 keypoints had not finished after 18 minutes, so its accuracy was not measured. It cannot
 meet the 2 s per clip target on a CPU, and two-view SIFT already scores 96.7 here.
 """
 
