@@ -73,3 +73,17 @@ def test_unknown_name_is_an_attribute_error():
 
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         engine.Nope
+
+
+def test_loading_a_checkpoint_does_not_import_the_trainer():
+    code = """
+import sys
+from engine.checkpoint import load_checkpoint
+from engine.engine import DEFAULT_CHECKPOINT
+cfg, state, meta = load_checkpoint(DEFAULT_CHECKPOINT)
+from engine.train import RunConfig, lr_factor
+print(sorted(m for m in ("engine.train.trainer", "engine.train.data", "accelerate") if m in sys.modules), len(state) > 0)
+"""
+    proc = _fresh(code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["[]", "True"]
