@@ -140,6 +140,9 @@ def focal_sample_step(height: int, width: int) -> int:
     return max(1, math.ceil(math.sqrt(height * width / FOCAL_SAMPLE_PIXELS)))
 
 
+_PIXEL_CHUNK = 16_384
+
+
 def _fit_poses(frames: torch.Tensor, sums: torch.Tensor, K: torch.Tensor, height: int, width: int,
                which: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Procrustes (eq. 6) of frames ``which`` against the unit bundle of their own K.
@@ -171,9 +174,13 @@ def _fit_poses(frames: torch.Tensor, sums: torch.Tensor, K: torch.Tensor, height
             mean_d[run] = mu
             first, last = which[run.start], which[run.stop - 1]
             if last - first == run.stop - run.start - 1:
-                # Consecutive frames: one (3, P) x (P, 3n) product, a view of the raxels, no copy.
-                prod = d @ flat[3 * first:3 * last + 3].T                    # (3, 3n): [j, 3f + i]
-                H[run] = prod.view(3, -1, 3).transpose(0, 1)
+                # Consecutive frames: (3, p) x (p, 3n) products on views of the raxels, no copy. Summing
+                # pixel chunks in float64 keeps float32 rounding of 400k-term sums out of the poses.
+                rows = flat[3 * first:3 * last + 3]
+                prod = torch.zeros(3, rows.shape[0], dtype=torch.float64, device=frames.device)
+                for p0 in range(0, P, _PIXEL_CHUNK):
+                    prod += (d[:, p0:p0 + _PIXEL_CHUNK] @ rows[:, p0:p0 + _PIXEL_CHUNK].T).double()
+                H[run] = prod.view(3, -1, 3).transpose(0, 1).to(frames.dtype)   # [j, 3f + i] -> [f, j, i]
             else:
                 for j in range(run.start, run.stop):
                     torch.mm(d, frames[which[j]].T, out=H[j])
