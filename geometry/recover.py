@@ -240,7 +240,7 @@ def recover_cameras(raxels: torch.Tensor, *, width: int, height: int, ref: int |
     H, W = x.shape[-2:]
     N = x.shape[-4]
     batch = x.shape[:-4]
-    frames = x.reshape(-1, 3, H * W)                                        # (B, 3, P), a view when contiguous
+    frames = x.reshape(-1, 3, H * W).contiguous()                           # (B, 3, P); one copy at most
     # The sums Procrustes needs double as the finiteness check: one pass, no (B, 3, H, W) mask.
     sums = frames.sum(-1)                                                   # (B, 3)
     if not bool(torch.isfinite(sums).all()):
