@@ -230,10 +230,10 @@ def test_clip_upload_draws_predicted_frustums(studio_page, shot):
     page, live = studio_page
     open_tab(page, "Clip → cameras")
     upload(page, "clip-upload", str(CLIP))
-    wait_for(lambda: "predicted 9 cameras" in page.locator("#est-progress").inner_text(), timeout=180,
+    wait_for(lambda: "predicted 16 cameras" in page.locator("#est-progress").inner_text(), timeout=180,
              what="the predicted cameras")
     live.viewport.flush()
-    assert sum(n.startswith("/estimate/predicted/") for n in live.viewport.node_names("estimate")) == 9
+    assert sum(n.startswith("/estimate/predicted/raxels/") for n in live.viewport.node_names("estimate")) == 16
     upload(page, "gt-upload", str(CLIP_POSES))
     wait_for(lambda: "RRA@30" in page.locator("#est-metrics").inner_text(), what="the pose metrics")
     live.viewport.flush()
@@ -295,3 +295,37 @@ def test_each_tab_gets_its_own_scene(browser, studio_app, studio_page):
     context.close()
     wait_for(lambda: second not in registry.sessions(), timeout=60, what="the closed tab's session to stop")
     wait_for(lambda: port_closed(port), timeout=20, what="its Viser server to stop listening")
+
+
+def test_clip_tab_compares_the_model_with_baselines_on_a_real_clip(studio_page, shot):
+    """A real 16-frame RealEstate10K clip and its pose file: one camera per frame for the model and the two-view
+    baseline side by side in the 3D view, and the table with the input-free answers and both baselines."""
+    page, live = studio_page
+    clip = Path(__file__).resolve().parents[1] / "data" / "re10k-clips" / "0bf152ef84195293"
+    open_tab(page, "Clip → cameras")
+    upload(page, "clip-upload", str(clip.with_suffix(".mp4")))
+    wait_for(lambda: "predicted 16 cameras of 0bf152ef84195293" in page.locator("#est-progress").inner_text(),
+             timeout=180, what="the model's cameras")
+    upload(page, "gt-upload", str(clip.with_suffix(".txt")))
+    wait_for(lambda: "scored against it" in notice(page), what="the ground truth to score the prediction")
+    page.locator("#est-method").get_by_label("two-view (baseline)").check()
+    page.locator("#estimate").click()
+    text = wait_for(lambda: (lambda t: t if "with two-view (baseline)" in t else None)(
+        page.locator("#est-progress").inner_text()), timeout=180, what="the two-view baseline")
+    assert "predicted 16 cameras" in text and "classical baselines" in text and "input-free" in text
+    live.viewport.flush()
+    names = live.viewport.node_names("estimate")
+    for method in ("raxels", "two-view"):
+        assert sum(n.startswith(f"/estimate/predicted/{method}/") for n in names) == 16
+    assert sum(n.startswith("/estimate/ground_truth/") for n in names) == 16
+    table = page.locator("#est-comparison")
+    wait_for(lambda: "two-view (baseline)" in table.inner_text() and "%" in table.inner_text(),
+             what="the comparison table")
+    rows = table.inner_text()
+    for row in ("the model (raxels)", "identity", "forward line", "two-view (baseline)", "COLMAP (baseline)",
+                "not run", "input-free", "ATE_rel", "rotation AUC@30"):
+        assert row in rows, row
+    live.viewport.frame_all()
+    page.locator("#est-comparison").scroll_into_view_if_needed()
+    path = shot(page, "14_clip_tab_model_and_baselines", live=live)
+    Path("/tmp/clip_tab.png").write_bytes(path.read_bytes())
