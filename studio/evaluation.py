@@ -90,7 +90,7 @@ def comparison_rows(results: dict[str, tuple[PoseComparison | None, float]], gt:
     blank = ["—"] * 4
 
     def method_row(method: str) -> list:
-        kind = "baseline (classical)" if method in BASELINES else "model (reads the clip)"
+        kind = "baseline" if method in BASELINES else "model"
         if method not in results:
             return [METHODS[method], kind, NOT_RUN, "", "", "", ""]
         cmp, seconds = results[method]
@@ -98,11 +98,11 @@ def comparison_rows(results: dict[str, tuple[PoseComparison | None, float]], gt:
 
     def input_free(label: str, cams_of) -> list:
         cells = blank if gt is None else _metric_cells(pose_metrics(cams_of(gt), gt, rotation_from=ALIGNMENT))
-        return [label, "input-free (never reads the clip)", *cells, "0"]
+        return [label, "input-free", *cells, "0"]
 
     return [method_row("raxels"),
-            input_free('identity ("never turns", never moves)', identity_baseline),
-            input_free("forward line (never turns, straight ahead)", forward_line_baseline),
+            input_free("identity (never turns)", identity_baseline),
+            input_free("forward line", forward_line_baseline),
             method_row("two-view"), method_row("colmap")]
 
 

@@ -136,12 +136,12 @@ def test_run_every_method_fills_the_table_and_skips_what_ran(clip_session):
     assert [u.finished for u in updates].count(True) == 1 and updates[-1].ok
     assert [c[0] for c in engine.calls] == ["raxels", "two-view", "colmap"]   # the model was not run again
     rows = views.estimate_comparison(s)
-    assert [r[0] for r in rows] == ["the model (raxels)", 'identity ("never turns", never moves)',
-                                    "forward line (never turns, straight ahead)", "two-view (baseline)",
+    assert [r[0] for r in rows] == ["the model (raxels)", "identity (never turns)",
+                                    "forward line", "two-view (baseline)",
                                     "COLMAP (baseline)"]
     assert all(len(r) == len(COMPARISON_HEADERS) and "not run" not in r for r in rows)
-    assert rows[4][2] == "100.0 %" and rows[3][1] == "baseline (classical)"   # COLMAP's answer is the truth
-    assert rows[1][1] == rows[2][1] == "input-free (never reads the clip)"
+    assert rows[4][2] == "100.0 %" and rows[3][1] == "baseline"   # COLMAP's answer is the truth
+    assert rows[1][1] == rows[2][1] == "input-free"
     assert "only" not in views.estimate_comparison_note(s) and "input-free" in views.estimate_comparison_note(s)
     assert list(workflows.estimate_all(s, service))[-1].text.startswith("ℹ every method has already run")
 
