@@ -1,8 +1,9 @@
 """The shipped default checkpoint keeps its measured performance on fixed held-out procedural scenes.
 
-The bars are set from the checkpoint's own measurement (RESULTS.md) with margin, so that a regression in
-the engine or the geometry (a sign flip, a wrong canonicalisation, a broken sampler) breaks the suite.
-They do not claim the model is good: RESULTS.md says how it compares with the identity baseline.
+The bars are set from the checkpoint's own measurement (RESULTS.md) with margin, and each is one that an
+input-free model fails, so that a model that stops reading the video, or a regression in the engine or the
+geometry (a sign flip, a wrong canonicalisation, a broken sampler), breaks the suite. They are not the
+issue-10 bars (rotation <= 0.5x identity, own/other <= 0.5), which the model does not meet yet.
 """
 
 import numpy as np
@@ -12,17 +13,20 @@ import torch
 import geometry as g
 from engine import DEFAULT_CHECKPOINT, Engine
 from engine.evaluate import load_benchmark
-from geometry.metrics import pose_metrics
+from geometry.metrics import identity_baseline, pose_metrics
 
 pytestmark = pytest.mark.skipif(not (DEFAULT_CHECKPOINT / "model.safetensors").is_file(),
                                 reason="no shipped checkpoint in assets/checkpoints/raxels-tiny")
 
 NUM_CLIPS = 8
-# Measured on these 8 held-out clips (seeds HELDOUT_SEEDS[:8]) at 2 ray steps: mean rotation error
-# 19.30 degrees (identity: 19.17) and ATE 0.231 (identity: 0.680). A broken sign or canonicalisation
-# lands tens of degrees higher; translations lost (the identity's ATE) break the second bar.
-MAX_MEAN_ROT_ERR_DEG = 26.0
-MAX_MEAN_ATE = 0.40
+# Measured on these 8 held-out clips (seeds HELDOUT_SEEDS[:8]) at 2 ray steps (session 5, the issue-10 recipe,
+# step 7,500): mean rotation error 11.3 degrees against 19.2 for the identity ("never turns"), 23.2 for the
+# prediction made for the next clip (own/other 0.49), ATE 0.16 (ATE_rel 0.33). The bars sit between those
+# figures and what an input-free model scores (identity ratio 1.0, own/other 1.0), so a model that stops
+# reading the video, or a broken sign / canonicalisation, fails them.
+MAX_ROT_ERR_VS_IDENTITY = 0.8
+MAX_OWN_OTHER = 0.75
+MAX_MEAN_ATE = 0.25
 
 
 @pytest.fixture(scope="module")
@@ -36,17 +40,24 @@ def test_default_checkpoint_loads_with_its_training_domain(engine):
     assert info["quality_note"], "the shipped checkpoint must state what it can and cannot do"
 
 
-def test_pose_estimation_on_heldout_scenes_stays_within_its_measured_bar(engine):
+def test_pose_estimation_reads_the_clip_on_heldout_scenes(engine):
+    """Rotation well below the identity answer's, and the clip's own prediction much closer to it than the
+    prediction made for a different clip: both fail for a model that ignores its input."""
     clips = load_benchmark("procedural", engine.config.clip, NUM_CLIPS)
-    errors, ates = [], []
-    for clip in clips:
-        pred = engine.estimate_poses(clip.frames, steps=2)
-        truth = clip.cameras.with_poses(g.canonicalize(clip.cameras.c2w, 0))
-        errors.append(float(g.relative_rotation_angle_deg(pred.R.double(), truth.R.double()).mean()))
-        ates.append(float(pose_metrics(pred, clip.cameras)["ATE"]))
-    assert np.isfinite(errors).all() and np.isfinite(ates).all()
-    assert float(np.mean(errors)) < MAX_MEAN_ROT_ERR_DEG, errors
-    assert float(np.mean(ates)) < MAX_MEAN_ATE, ates
+    preds = [engine.estimate_poses(clip.frames, steps=2) for clip in clips]
+    truths = [clip.cameras.with_poses(g.canonicalize(clip.cameras.c2w, 0)) for clip in clips]
+
+    def rot(pred, truth):
+        return float(g.relative_rotation_angle_deg(pred.R.double(), truth.R.double()).mean())
+
+    own = np.array([rot(p, t) for p, t in zip(preds, truths)])
+    other = np.array([rot(preds[(i + 1) % len(preds)], t) for i, t in enumerate(truths)])
+    identity = np.array([rot(identity_baseline(t), t) for t in truths])
+    ates = np.array([float(pose_metrics(p, clip.cameras)["ATE"]) for p, clip in zip(preds, clips)])
+    assert np.isfinite(own).all() and np.isfinite(ates).all()
+    assert own.mean() < MAX_ROT_ERR_VS_IDENTITY * identity.mean(), (own, identity)
+    assert own.mean() / other.mean() < MAX_OWN_OTHER, (own, other)
+    assert ates.mean() < MAX_MEAN_ATE, ates
 
 
 def test_all_three_tasks_run_on_a_heldout_scene(engine):
