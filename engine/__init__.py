@@ -16,8 +16,9 @@ does not need the model start without importing torch, diffusers or geometry.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .lazy import lazy_getattr
 
 # public name -> the submodule that defines it
 _EXPORTS = {
@@ -34,13 +35,7 @@ __all__ = ["Engine", "ProgressEvent", "CancelToken", "Cancelled", "PoseResult", 
            "DEFAULT_CHECKPOINT", "upscaled_copy", "UPSCALE_METHOD", "UPSCALED_LABEL"]
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = lazy_getattr(__name__, {name: f".{module}" for name, module in _EXPORTS.items()})
 
 
 def __dir__() -> list[str]:

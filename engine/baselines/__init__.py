@@ -47,6 +47,8 @@ import importlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ..lazy import lazy_getattr
+
 if TYPE_CHECKING:
     from ..events import CancelToken, ProgressEvent
     from .colmap import ColmapPoseResult, colmap_pose_events, estimate_poses_colmap
@@ -62,12 +64,7 @@ _LAZY = {"ColmapPoseResult": ".colmap", "colmap_pose_events": ".colmap", "estima
 _EVENTS = {"colmap": ".colmap:colmap_pose_events", "two-view": ".two_view:two_view_pose_events"}
 
 
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def baseline_pose_events(method: str, frames, *, intrinsics=None, ref: int = 0,

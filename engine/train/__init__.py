@@ -12,8 +12,9 @@ not import the trainer (accelerate, the data pipeline) with it (issue 13, cold s
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from ..lazy import lazy_getattr
 
 _EXPORTS = {
     "DataConfig": ".config", "EvalConfig": ".config", "RunConfig": ".config", "TrainConfig": ".config",
@@ -29,12 +30,7 @@ __all__ = ["RunConfig", "TrainConfig", "DataConfig", "EvalConfig", "load_run_con
            "EMA", "lr_factor", "make_loader", "StreamBatchSampler", "collate_examples"]
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
