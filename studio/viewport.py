@@ -60,6 +60,29 @@ def near_view(positions: np.ndarray, reach: np.ndarray, views: np.ndarray) -> np
     return dist < np.asarray(reach, dtype=np.float64).reshape(-1)
 
 
+LOOPBACK_ALIASES = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}
+
+
+def viewer_host(page_host: str | None, bind_host: str) -> str:
+    """The host name the page's iframe uses for a Viser server bound to ``bind_host``.
+
+    On a loopback page the iframe uses the *other* loopback name (127.0.0.1 <-> localhost): a different
+    site, so Chromium renders the 3D view in its own process. In one process its software WebGL froze
+    the page's buttons for seconds while the view loaded (a fresh tab's first "Add keyframe" was accepted
+    after 11-13 s; benchmarks/studio_ready.py). Elsewhere the bind address (or the page's host when
+    the server listens on every interface)."""
+    name = (page_host or "").strip()
+    if name.startswith("["):                      # [::1]:7860
+        name = name[: name.find("]") + 1]
+    elif name.count(":") == 1:
+        name = name.split(":")[0]
+    if bind_host in ("127.0.0.1", "localhost", "0.0.0.0", "::") and name in LOOPBACK_ALIASES:
+        return LOOPBACK_ALIASES[name]
+    if bind_host in ("0.0.0.0", "::") and name:
+        return name
+    return bind_host
+
+
 def pose_to_viser(c2w: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """(wxyz, position) of an OpenCV camera-to-world pose."""
     c2w = torch.as_tensor(np.asarray(c2w), dtype=torch.float64)
@@ -96,6 +119,7 @@ class Viewport:
         self._playing: threading.Event | None = None
         self._picking = False
         self._frustums: dict[str, tuple[np.ndarray, float, Any]] = {}    # name -> apex, reach, handle
+        self._camera_seen = threading.Event()     # a viewer has reported its camera: keyframes can be added
         self.draw_count = 0
         self._setup()
         session.subscribe(self.mark)
@@ -105,18 +129,28 @@ class Viewport:
 
     # ---- page side -----------------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.config.viser_host}:{self.port}/"
+    def url(self, page_host: str | None = None) -> str:
+        """The viewer's address as the page opened on ``page_host`` (the browser's Host header) should load it."""
+        return f"http://{viewer_host(page_host, self.config.viser_host)}:{self.port}/"
 
-    def iframe_html(self, height: int = 560) -> str:
-        return (f'<iframe id="viser-frame" src="{html.escape(self.url)}" title="3D viewport" '
+    def iframe_html(self, height: int = 560, page_host: str | None = None) -> str:
+        return (f'<iframe id="viser-frame" src="{html.escape(self.url(page_host))}" title="3D viewport" '
                 f'style="width:100%;height:{height}px;border:1px solid #d0d0d8;border-radius:8px" '
                 f'allow="fullscreen"></iframe>')
 
     @property
     def connected(self) -> int:
         return len(self.server.get_clients())
+
+    @property
+    def ready(self) -> bool:
+        """A viewer is connected and has reported its camera, so "Add keyframe from view" can work."""
+        return self._camera_seen.is_set() and self.viewer_camera() is not None
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds for the first viewer camera; ``ready`` afterwards."""
+        self._camera_seen.wait(timeout)
+        return self.ready
 
     def node_names(self, layer: str | None = None) -> set[str]:
         """Names of the scene nodes drawn (per layer), for tests and diagnostics."""
@@ -399,6 +433,7 @@ class Viewport:
 
             @client.camera.on_update
             def _(_camera) -> None:
+                self._camera_seen.set()
                 self.mark("visibility")     # checked on the drawing thread: callbacks never wait for its lock
 
         gui = self.server.gui

@@ -105,6 +105,32 @@ def test_pose_conversions_for_viser_round_trip():
     assert np.allclose(viser_to_pose(wxyz, pos), c2w)
 
 
+def test_viewer_iframe_uses_the_other_loopback_name_so_the_3d_view_gets_its_own_process():
+    from studio.viewport import viewer_host
+
+    assert viewer_host("127.0.0.1:7860", "127.0.0.1") == "localhost"
+    assert viewer_host("localhost:7860", "127.0.0.1") == "127.0.0.1"
+    assert viewer_host("localhost", "0.0.0.0") == "127.0.0.1"
+    assert viewer_host("studio.lab:7860", "0.0.0.0") == "studio.lab"     # all interfaces: the page's host
+    assert viewer_host("studio.lab:7860", "10.0.0.5") == "10.0.0.5"      # a fixed address stays
+    assert viewer_host(None, "127.0.0.1") == "127.0.0.1"
+    assert viewer_host("[::1]:7860", "127.0.0.1") == "127.0.0.1"
+
+
+def test_viewport_is_not_ready_until_a_viewer_reports_its_camera():
+    s = StudioSession()
+    vp = Viewport(s, StudioConfig(viser_port=_free_port()))
+    try:
+        assert not vp.ready
+        t0 = time.monotonic()
+        assert vp.wait_ready(0.3) is False and time.monotonic() - t0 >= 0.25    # waits, then says no
+        assert vp.url("127.0.0.1:7860") == f"http://localhost:{vp.port}/"
+        assert f'src="http://localhost:{vp.port}/"' in vp.iframe_html(page_host="127.0.0.1:7860")
+    finally:
+        vp.stop()
+        s.close()
+
+
 def test_viewport_draws_layers_and_frees_its_port():
     s = StudioSession()
     config = StudioConfig(viser_port=_free_port())

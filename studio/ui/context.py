@@ -25,6 +25,7 @@ class LiveSession:
     shown_revision: int = -1        # the path revision the page last displayed
     shown_notice: str = ""
     shown_status: str = ""             # the engine status line the page last displayed
+    shown_ready: bool | None = None    # whether the page last showed the 3D view as connected
     estimate_requested: bool = False   # a clip or example was just loaded: predict its cameras next
     export_target: Path | None = None  # the file the last export wrote, for the download box
 

@@ -100,7 +100,7 @@ def _wire_viewer(demo: gr.Blocks, page: Page, registry: SessionRegistry, service
         live = registry.get(request)
         fit_to_engine(live)
         view = page.render_path(live)
-        view[page.viewer] = live.viewport.iframe_html()
+        view[page.viewer] = live.viewport.iframe_html(page_host=request.headers.get("host"))
         view[page.status] = live.shown_status = service.status_markdown()
         return view
 
@@ -121,6 +121,12 @@ def _wire_viewer(demo: gr.Blocks, page: Page, registry: SessionRegistry, service
         update = {}
         if not live.session.closed:
             fit_to_engine(live)
+        if live.shown_ready is False:
+            # Until the 3D view connects, each tick waits (briefly) for it, so the page enables
+            # "Add keyframe" as soon as it can work rather than up to a tick later.
+            live.viewport.wait_ready(0.8 * registry.config.sync_interval_s)
+        if live.shown_ready != live.viewport.ready:
+            update[page.add_kf_button] = page.add_keyframe_state(live)
         if live.session.revision != live.shown_revision:
             update.update(page.render_path(live))
         elif live.session.notice.markdown != live.shown_notice:

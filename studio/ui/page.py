@@ -14,6 +14,9 @@ from .context import LiveSession, SessionRegistry
 
 log = logging.getLogger(__name__)
 
+ADD_KEYFRAME = "Add keyframe from view"
+CONNECTING = "Connecting the 3D view…"
+
 
 class Page:
     """Holds components by name (``page.notice``, ``page.keyframe_table``, ...) and renders updates."""
@@ -24,7 +27,7 @@ class Page:
     # ---- what every path edit refreshes ---------------------------------------------------------------
 
     def path_outputs(self) -> list[gr.components.Component]:
-        return [self.notice, self.path_summary, self.keyframe_table, self.scrubber, self.frame_info,
+        return [self.add_kf_button, self.notice, self.path_summary, self.keyframe_table, self.scrubber, self.frame_info,
                 self.trajectory_plot, self.raxel_image, self.kf_index, self.kf_x, self.kf_y, self.kf_z,
                 self.kf_look_x, self.kf_look_y, self.kf_look_z, self.kf_roll, self.kf_fov, self.kf_duration,
                 self.look_x, self.look_y, self.look_z, self.undo_button, self.redo_button,
@@ -39,6 +42,7 @@ class Page:
         ed = views.keyframe_editor(s)
         st = p.settings
         out = {
+            self.add_kf_button: self.add_keyframe_state(live),
             self.notice: s.notice.markdown,
             self.path_summary: views.path_summary(s),
             self.keyframe_table: views.keyframe_rows(s),
@@ -60,6 +64,13 @@ class Page:
         live.shown_revision = s.revision
         live.shown_notice = s.notice.markdown
         return out
+
+    @staticmethod
+    def add_keyframe_state(live: LiveSession) -> dict:
+        """"Add keyframe from view" works only once the tab's 3D view has connected and sent its camera;
+        until then the button says so and takes no clicks."""
+        live.shown_ready = ready = live.viewport.ready
+        return gr.update(value=ADD_KEYFRAME if ready else CONNECTING, interactive=ready)
 
     def upload_render(self, component: gr.components.Component,
                       render: Callable[[LiveSession], dict] | None = None) -> Callable[[LiveSession], dict]:

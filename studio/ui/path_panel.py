@@ -10,14 +10,14 @@ from ..path_io import EXPORT_FORMATS
 from ..presets import DEFAULT_KEYFRAMES, FALLBACK_KEYFRAMES, LABELS, preset_fov, preset_names, preset_params
 from ..session import keyframe_from_viewer
 from .context import LiveSession
-from .page import Page
+from .page import CONNECTING, Page
 
 NUMERIC_SLOTS = 3
 
 
 def build(page: Page) -> None:
     with gr.Row():
-        page.add_kf_button = gr.Button("Add keyframe from view", variant="primary", elem_id="add-keyframe")
+        page.add_kf_button = gr.Button(CONNECTING, variant="primary", elem_id="add-keyframe", interactive=False)
         page.goto_button = gr.Button("Go to", elem_id="goto-keyframe")
         page.delete_button = gr.Button("Delete", elem_id="delete-keyframe")
     with gr.Row():
