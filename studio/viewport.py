@@ -120,6 +120,14 @@ class Viewport:
         self._picking = False
         self._frustums: dict[str, tuple[np.ndarray, float, Any]] = {}    # name -> apex, reach, handle
         self._camera_seen = threading.Event()     # a viewer has reported its camera: keyframes can be added
+        # The studio moves viewers' cameras (go to, look through, frame all). A viewer may still send one
+        # report of where it was before that move arrived (measured under load: the frustums stayed
+        # hidden after "Frame all" because the old pose overwrote the new one, and nothing corrects it
+        # until the user moves the view). Per client: the last move's (c2w, FOV, time), the positions it
+        # left within ECHO_WINDOW_S (with their times), and whether the last report was such an echo.
+        self._moved: dict[int, tuple[np.ndarray, float, float]] = {}
+        self._left: dict[int, list[tuple[np.ndarray, float]]] = {}
+        self._echoed: set[int] = set()
         self.draw_count = 0
         self._setup()
         session.subscribe(self.mark)
@@ -161,29 +169,69 @@ class Viewport:
 
     # ---- viewer camera -------------------------------------------------------------------------------
 
+    ECHO_WINDOW_S = 10.0    # how long after a move a report of the pose before it counts as an echo
+
+    def _client_camera(self, c) -> tuple[float, np.ndarray, float] | None:
+        """(time, c2w, vertical FOV radians) of one viewer's camera as it is: the pose the studio moved it to
+        while its last report only echoed the pose before the move."""
+        moved = self._moved.get(c.client_id)
+        if moved is not None and c.client_id in self._echoed:
+            return moved[2], moved[0], moved[1]
+        try:
+            cam = c.camera
+            return cam.update_timestamp, viser_to_pose(cam.wxyz, cam.position), float(cam.fov)
+        except (AssertionError, AttributeError):
+            return None
+
+    def _on_camera_report(self, client_id: int, position: np.ndarray) -> None:
+        moved = self._moved.get(client_id)
+        now = time.time()
+        echo = (moved is not None and not np.allclose(position, moved[0][:3, 3], atol=1e-6)
+                and any(now - t < self.ECHO_WINDOW_S and np.allclose(position, p, atol=1e-6)
+                        for p, t in self._left.get(client_id, ())))
+        if echo:
+            self._echoed.add(client_id)
+        else:
+            self._echoed.discard(client_id)
+
+    def _move_camera(self, c, *, c2w: np.ndarray | None = None, fov_deg: float | None = None,
+                     eye=None, look_at=None) -> None:
+        """Move one viewer's camera (to ``c2w``, or to ``eye`` looking at ``look_at``) and remember it."""
+        try:
+            before = np.asarray(c.camera.position, dtype=np.float64).copy()
+        except (AssertionError, AttributeError):
+            before = None
+        with c.atomic():
+            if c2w is not None:
+                wxyz, pos = pose_to_viser(c2w)
+                c.camera.wxyz = wxyz
+                c.camera.position = pos
+            else:
+                c.camera.position = tuple(eye)
+                c.camera.look_at = tuple(look_at)
+                c.camera.up_direction = tuple(UP)
+            if fov_deg is not None:
+                c.camera.fov = float(np.radians(fov_deg))
+        now = time.time()
+        self._echoed.discard(c.client_id)
+        self._moved[c.client_id] = (viser_to_pose(c.camera.wxyz, c.camera.position), float(c.camera.fov), now)
+        if before is not None:
+            left = [(p, t) for p, t in self._left.get(c.client_id, ()) if now - t < self.ECHO_WINDOW_S]
+            self._left[c.client_id] = [*left[-31:], (before, now)]
+
     def viewer_camera(self) -> tuple[np.ndarray, float] | None:
         """(c2w, vertical FOV radians) of the most recently moved viewer camera, or None."""
-        clients = list(self.server.get_clients().values())
         best = None
-        for c in clients:
-            try:
-                cam = c.camera
-                stamp = cam.update_timestamp
-                if best is None or stamp > best[0]:
-                    best = (stamp, viser_to_pose(cam.wxyz, cam.position), float(cam.fov))
-            except (AssertionError, AttributeError):
-                continue
+        for c in list(self.server.get_clients().values()):
+            cam = self._client_camera(c)
+            if cam is not None and (best is None or cam[0] > best[0]):
+                best = cam
         return None if best is None else (best[1], best[2])
 
     def go_to(self, c2w: np.ndarray, fov_deg: float | None = None) -> None:
         """Move every viewer's camera to a pose (look through it)."""
-        wxyz, pos = pose_to_viser(c2w)
         for c in self.server.get_clients().values():
-            with c.atomic():
-                c.camera.wxyz = wxyz
-                c.camera.position = pos
-                if fov_deg is not None:
-                    c.camera.fov = float(np.radians(fov_deg))
+            self._move_camera(c, c2w=np.asarray(c2w, dtype=np.float64), fov_deg=fov_deg)
         self.mark("visibility")
 
     def frame_all(self) -> None:
@@ -199,10 +247,7 @@ class Viewport:
         back = back / (np.linalg.norm(back) or 1.0)
         eye = centre - back * 2.2 * radius + UP * 1.3 * radius
         for c in self.server.get_clients().values():
-            with c.atomic():
-                c.camera.position = tuple(eye)
-                c.camera.look_at = tuple(centre)
-                c.camera.up_direction = tuple(UP)
+            self._move_camera(c, eye=eye, look_at=centre)
         self.mark("visibility")
 
     def _content_points(self) -> np.ndarray | None:
@@ -366,10 +411,9 @@ class Viewport:
         """(M, 3) positions of the connected viewers' cameras."""
         out = []
         for c in list(self.server.get_clients().values()):
-            try:
-                out.append(np.asarray(c.camera.position, dtype=np.float64))
-            except (AssertionError, AttributeError):
-                continue
+            cam = self._client_camera(c)
+            if cam is not None:
+                out.append(cam[1][:3, 3])
         return np.asarray(out, dtype=np.float64).reshape(-1, 3)
 
     def _shown(self, name: str, position: np.ndarray, reach: float) -> bool:
@@ -432,7 +476,8 @@ class Viewport:
             self.mark("preview")
 
             @client.camera.on_update
-            def _(_camera) -> None:
+            def _(camera) -> None:
+                self._on_camera_report(client.client_id, np.asarray(camera.position, dtype=np.float64))
                 self._camera_seen.set()
                 self.mark("visibility")     # checked on the drawing thread: callbacks never wait for its lock
 

@@ -131,6 +131,54 @@ def test_viewport_is_not_ready_until_a_viewer_reports_its_camera():
         s.close()
 
 
+class _FakeCamera:
+    """What ``Viewport`` uses of a Viser client's camera: the state the last message (either way) left."""
+
+    def __init__(self, c2w):
+        self.wxyz, self.position = pose_to_viser(c2w)
+        self.fov, self.update_timestamp, self.look_at, self.up_direction = 0.9, time.time(), None, None
+
+
+class _FakeClient:
+    def __init__(self, c2w):
+        self.client_id, self.camera = 7, _FakeCamera(c2w)
+
+    def atomic(self):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def report(self, c2w, vp):
+        """The browser sends a camera message: it overwrites the state, as Viser does."""
+        self.camera = _FakeCamera(c2w)
+        vp._on_camera_report(self.client_id, np.asarray(self.camera.position))
+
+
+def test_a_late_report_of_the_old_view_does_not_undo_a_camera_move():
+    # Under load the browser's report of where it was can arrive after the studio moved the view
+    # (Frame all, Go to); the studio must keep the pose it set until the view really moves.
+    s = StudioSession()
+    vp = Viewport(s, StudioConfig(viser_port=_free_port()))
+    try:
+        old = Cameras.from_fov(torch.eye(4, dtype=torch.float64), fov_y_deg=50, width=8, height=8).c2w.numpy()
+        new = old.copy()
+        new[:3, 3] = [3.0, -2.0, -4.0]
+        client = _FakeClient(old)
+        vp.server.get_clients = lambda: {7: client}
+        vp.go_to(new, 50.0)
+        assert np.allclose(vp.view_positions(), new[:3, 3])
+        client.report(old, vp)                                   # the echo of the old view
+        assert np.allclose(vp.view_positions(), new[:3, 3])
+        assert np.allclose(vp.viewer_camera()[0], new, atol=1e-9)
+        dragged = new.copy()
+        dragged[:3, 3] += [0.1, 0.0, 0.0]
+        client.report(dragged, vp)                               # a real move is taken at once
+        assert np.allclose(vp.view_positions(), dragged[:3, 3])
+    finally:
+        vp.stop()
+        s.close()
+
+
 def test_viewport_draws_layers_and_frees_its_port():
     s = StudioSession()
     config = StudioConfig(viser_port=_free_port())
