@@ -64,7 +64,7 @@ def wire(page: Page, service) -> None:
     page.photo_upload.clear(a(upload, 1, what="photos", render=with_photos), [page.photo_upload],
                             [*out, page.photo_preview])
     page.photo_position.input(a(lambda live, v: live.session.set_photo_position(v), 1, what="photo position"),
-                              [page.photo_position], out)
+                              [page.photo_position], out, trigger_mode="always_last")
 
     outputs = [page.gen_progress, page.live_frames, page.result_video, page.gen_downloads, page.generate_button, *out]
 

@@ -152,8 +152,10 @@ def _wire_viewer(demo: gr.Blocks, page: Page, registry: SessionRegistry, service
         return {page.frame_info: views.frame_info(live.session, live.session.preview_frame),
                 page.notice: live.session.notice.markdown}
 
+    # Toggles and sliders: "always_last", so a second change made while the first is still being
+    # handled is not dropped (Gradio's default "once" ignored it; the final state must win).
     page.scrubber.input(a(scrub, 1, what="preview", render=frame_view), [page.scrubber],
-                        [page.frame_info, page.notice], show_progress="hidden")
+                        [page.frame_info, page.notice], show_progress="hidden", trigger_mode="always_last")
     page.play_button.click(a(lambda live: live.viewport.play(), 0, what="play"), None, out)
     page.pause_button.click(a(lambda live: live.viewport.pause(), 0, what="pause"), None, out)
 
@@ -168,4 +170,5 @@ def _wire_viewer(demo: gr.Blocks, page: Page, registry: SessionRegistry, service
 
     page.frame_button.click(a(frame_all, 0, what="frame all", render=frame_view), None,
                             [page.frame_info, page.notice])
-    page.look_through.input(a(look_through, 1, what="look through"), [page.look_through], out)
+    page.look_through.input(a(look_through, 1, what="look through"), [page.look_through], out,
+                            trigger_mode="always_last")

@@ -236,12 +236,13 @@ def wire(page: Page) -> None:
     page.pick_button.click(a(start_pick, 0, what="pick"), None, out)
     settings_inputs = [page.frames_slider, page.fps, page.tension, page.loop, page.constant_speed]
     handler = a(settings, 5, what="interpolation")
-    page.frames_slider.release(handler, settings_inputs, out)
-    page.tension.release(handler, settings_inputs, out)
+    last = {"trigger_mode": "always_last"}     # a change made while one is handled is not dropped
+    page.frames_slider.release(handler, settings_inputs, out, **last)
+    page.tension.release(handler, settings_inputs, out, **last)
     page.fps.submit(handler, settings_inputs, out)
     page.fps.blur(handler, settings_inputs, out)
-    page.loop.input(handler, settings_inputs, out)
-    page.constant_speed.input(handler, settings_inputs, out)
+    page.loop.input(handler, settings_inputs, out, **last)
+    page.constant_speed.input(handler, settings_inputs, out, **last)
     page.import_file.upload(a(_framed(import_file), 1, what="import", render=page.upload_render(page.import_file)),
                             [page.import_file], [*out, page.import_file])
 

@@ -119,7 +119,13 @@ def test_preset_creates_a_path(studio_page, shot):
     wait_for(lambda: "/path/preview" in live.viewport.hidden_frustums(), what="the preview frustum to hide")
     page.locator("#look-through input").uncheck()
     page.locator("#frame-all").click()                   # the view leaves: every frustum is shown again
-    wait_for(lambda: not live.viewport.hidden_frustums(), what="the frustums to show again")
+    try:
+        wait_for(lambda: not live.viewport.hidden_frustums(), what="the frustums to show again")
+    except AssertionError as e:
+        vp = live.viewport
+        raise AssertionError(f"{e}: hidden {sorted(vp.hidden_frustums())}, look_through {vp.look_through}, views "
+                             f"{vp.view_positions().round(3).tolist()}, playing {vp.playing}, "
+                             f"moved {vp._moved}, echoed {vp._echoed}") from e
 
 
 def test_pick_the_look_at_point_in_the_scene(studio_page, shot):
