@@ -180,6 +180,9 @@ def test_generation_streams_frames_into_the_page(studio_page, shot, tmp_path):
     upload(page, "photo-upload", str(notes))            # refused in the message line, not a passing pop-up
     text = wait_notice(page, "notes.txt")
     assert "unsupported image type" in text and "✖" in text
+    # The notice can arrive (the page's tick) before the upload's own reply, which clears the refused file
+    # from the box: wait for that, or the reply could clear the next file too.
+    wait_for(lambda: "notes.txt" not in page.locator("#photo-upload").inner_text(), what="the refused file to go")
     photo = tmp_path / "photo.png"
     yy, xx = np.mgrid[0:96, 0:128]
     iio.imwrite(photo, np.stack([xx * 2, yy * 2, 255 - xx], -1).clip(0, 255).astype(np.uint8))
