@@ -186,7 +186,16 @@ def test_generation_streams_frames_into_the_page(studio_page, shot, tmp_path):
     photo = tmp_path / "photo.png"
     yy, xx = np.mgrid[0:96, 0:128]
     iio.imwrite(photo, np.stack([xx * 2, yy * 2, 255 - xx], -1).clip(0, 255).astype(np.uint8))
-    upload(page, "photo-upload", str(photo))
+    # Gradio rebuilds the box's file input when the refused file is cleared; under load a file set on the
+    # input it replaces is lost (the box stays empty, nothing reaches the server), so set it again then.
+    for _ in range(3):
+        upload(page, "photo-upload", str(photo))
+        try:
+            wait_for(lambda: "photo.png" in page.locator("#photo-upload").inner_text(), timeout=30,
+                     what="the photo in the upload box")
+            break
+        except AssertionError:
+            assert not live.session.photos, "the photo reached the studio but the box does not show it"
     wait_notice(page, "1 photo(s) ready")                  # and the old error is gone with it
     set_slider(page, "gen-steps", 8)
     page.locator("#generate").click()
