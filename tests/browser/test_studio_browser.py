@@ -188,14 +188,21 @@ def test_generation_streams_frames_into_the_page(studio_page, shot, tmp_path):
     iio.imwrite(photo, np.stack([xx * 2, yy * 2, 255 - xx], -1).clip(0, 255).astype(np.uint8))
     # Gradio rebuilds the box's file input when the refused file is cleared; under load a file set on the
     # input it replaces is lost (the box stays empty, nothing reaches the server), so set it again then.
-    for _ in range(3):
-        upload(page, "photo-upload", str(photo))
+    for attempt in range(3):
+        if attempt == 0:
+            upload(page, "photo-upload", str(photo))
+        else:       # as a user does: click the box and choose the file (the input the box opens now)
+            with page.expect_file_chooser() as chooser:
+                page.locator("#photo-upload").get_by_text("Click to Upload").click()
+            chooser.value.set_files(str(photo))
         try:
             wait_for(lambda: "photo.png" in page.locator("#photo-upload").inner_text(), timeout=30,
                      what="the photo in the upload box")
             break
         except AssertionError:
             assert not live.session.photos, "the photo reached the studio but the box does not show it"
+    else:
+        raise AssertionError("three uploads of the photo never reached the box")
     wait_notice(page, "1 photo(s) ready")                  # and the old error is gone with it
     set_slider(page, "gen-steps", 8)
     page.locator("#generate").click()
