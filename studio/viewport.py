@@ -170,6 +170,9 @@ class Viewport:
     # ---- viewer camera -------------------------------------------------------------------------------
 
     ECHO_WINDOW_S = 10.0    # how long after a move a report of the pose before it counts as an echo
+    # Scene units: the browser reports the pose it computed (float32 matrices), not the one it was sent;
+    # a drag moves the view by far more.
+    ECHO_TOLERANCE = 1e-3
 
     def _client_camera(self, c) -> tuple[float, np.ndarray, float] | None:
         """(time, c2w, vertical FOV radians) of one viewer's camera as it is: the pose the studio moved it to
@@ -186,8 +189,9 @@ class Viewport:
     def _on_camera_report(self, client_id: int, position: np.ndarray) -> None:
         moved = self._moved.get(client_id)
         now = time.time()
-        echo = (moved is not None and not np.allclose(position, moved[0][:3, 3], atol=1e-6)
-                and any(now - t < self.ECHO_WINDOW_S and np.allclose(position, p, atol=1e-6)
+        tol = self.ECHO_TOLERANCE
+        echo = (moved is not None and not np.allclose(position, moved[0][:3, 3], atol=tol)
+                and any(now - t < self.ECHO_WINDOW_S and np.allclose(position, p, atol=tol)
                         for p, t in self._left.get(client_id, ())))
         if echo:
             self._echoed.add(client_id)
