@@ -58,6 +58,10 @@ class ModelConfig:
     # change against the reference frame is what a camera move shows, and a shallow model finds it hard
     # to form from attention alone. Needs conditioning slot 0 (the reference) in every call.
     frame_difference: bool = False
+    # The video head predicts each target latent's change against the reference slot's latent, added back
+    # before the loss (ours; needs prediction "data"): copying the reference frame is the zero output, so
+    # the capacity goes to the camera-driven change. Adds no tensors; needs conditioning slot 0.
+    video_residual: bool = False
 
     @property
     def head_dim(self) -> int:

@@ -171,6 +171,27 @@ def test_frame_difference_embedding_sees_the_change_against_the_reference():
     assert not torch.allclose(a, b)
 
 
+def test_video_residual_makes_copying_the_reference_the_zero_output():
+    from engine.model import JointDiT
+
+    torch.manual_seed(0)
+    model = JointDiT(ModelConfig(**SMALL, frame_difference=True, video_residual=True))
+    z_t = torch.randn(2, 192, 3, 8, 8)
+    cond = torch.randn(2, 1, 192, 8, 8)
+    t = torch.full((2,), 0.3)
+    times = {"video": t, "cond_video": torch.ones(2, 1)}
+    v = model({"video": z_t, "cond_video": cond}, times, cond_pos=torch.zeros(2, 1))["video"]
+    clean = z_t + (1 - 0.3) * v                   # the clean latent the velocity points at
+    # The head starts at zero: every target frame is predicted as the reference frame.
+    assert torch.allclose(clean, cond[:, 0].unsqueeze(2).expand_as(clean), atol=1e-4)
+    plain = JointDiT(ModelConfig(**SMALL, frame_difference=True))
+    plain.load_state_dict(model.state_dict())     # the switch adds no tensor
+    v_plain = plain({"video": z_t, "cond_video": cond}, times, cond_pos=torch.zeros(2, 1))["video"]
+    assert torch.allclose(z_t + 0.7 * v_plain, torch.zeros_like(z_t), atol=1e-4)
+    with pytest.raises(ValueError, match="prediction"):
+        JointDiT(ModelConfig(**SMALL, video_residual=True, prediction="velocity"))
+
+
 # ---- probe baselines -----------------------------------------------------------------------------
 
 def _trajectory(yaw_deg: float, step: torch.Tensor) -> Cameras:

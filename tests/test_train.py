@@ -329,6 +329,23 @@ def test_config_errors_are_clear(tmp_path, text, message):
     assert str(f) in str(info.value)
 
 
+def test_init_checkpoint_may_differ_only_in_switches_that_add_no_tensor(tmp_path):
+    from engine.checkpoint import save_checkpoint
+    from engine.train import build_pipeline
+
+    base = _run_config(tmp_path, "base")
+    saved = build_pipeline(base)
+    save_checkpoint(tmp_path / "ck", saved.model, base.engine)
+    ok = _run_config(tmp_path, "residual", f'train.init_checkpoint="{tmp_path / "ck"}"',
+                     "engine.model.video_residual=true")
+    pipe = build_pipeline(ok)
+    assert pipe.cfg.model.video_residual
+    assert all(torch.equal(v, saved.model.state_dict()[k]) for k, v in pipe.model.state_dict().items())
+    wider = _run_config(tmp_path, "wider", f'train.init_checkpoint="{tmp_path / "ck"}"', "engine.model.ffn_dim=96")
+    with pytest.raises(ValueError, match=r"differs .* in \['ffn_dim'\]"):
+        build_pipeline(wider)
+
+
 def test_overrides():
     run = parse_run_config({}, overrides=["train.steps=7", "engine.model.dim=64", "data.path=/data/x",
                                           "train.betas=[0.8, 0.9]"])

@@ -130,6 +130,9 @@ class JointDiT(nn.Module):
 
     def __init__(self, cfg: ModelConfig, *, ray_channels: int | None = None):
         super().__init__()
+        if cfg.video_residual and cfg.prediction != "data":
+            raise ValueError("model.video_residual needs model.prediction = \"data\" (it adds the reference "
+                             "latent to a predicted clean latent)")
         self.cfg = cfg
         pt, ph, pw = cfg.patch_size
         ds = cfg.raxel_downsample
@@ -237,11 +240,12 @@ class JointDiT(nn.Module):
         video, cond_video = streams["video"], streams.get("cond_video")
         M = 0 if cond_video is None else cond_video.shape[1]
         reference = None
-        if self.cfg.frame_difference:
+        if self.cfg.frame_difference or self.cfg.video_residual:
             if M == 0:
-                raise ValueError("frame_difference models need conditioning slot 0 (the reference frame)")
+                raise ValueError("frame_difference and video_residual models need conditioning slot 0 "
+                                 "(the reference frame)")
             reference = cond_video[:, 0]
-        x_v, grid = self.video_io.embed(video, cond_video, reference=reference)
+        x_v, grid = self.video_io.embed(video, cond_video, reference=reference if self.cfg.frame_difference else None)
         n_target = grid[0] * grid[1] * grid[2]
         per_slot = grid[1] * grid[2]
         rope = rope_tables(self.token_positions(grid, cond_pos if M else None).to(video.device),
@@ -289,6 +293,8 @@ class JointDiT(nn.Module):
             out["rays"], cr = self.ray_io.head(x_r, temb_r, grid, M)
             if cr is not None:
                 out["cond_rays"] = cr
+        if self.cfg.video_residual:
+            out["video"] = out["video"] + reference.unsqueeze(2).to(out["video"].dtype)
         if self.cfg.prediction == "data":
             out = {name: data_to_velocity(x, streams[name], times[name]) for name, x in out.items()}
         return out

@@ -58,6 +58,9 @@ from .ema import EMA
 from .schedule import lr_factor
 from .state import has_training_state, load_training_state, read_state_doc, save_training_state
 
+# Model switches that change what the network computes but no tensor: an init checkpoint may differ in them.
+TENSOR_FREE_SWITCHES = {"video_residual"}
+
 RUN_CONFIG = "run_config.json"
 CURVES_CSV = "curves.csv"
 CURVES_PNG = "curves.png"
@@ -92,9 +95,12 @@ def build_pipeline(run: RunConfig) -> JointPipeline:
     pipe = JointPipeline(cfg)
     if tc.init_checkpoint:
         ck_cfg, state, _ = load_checkpoint(tc.init_checkpoint)
-        if dataclasses.asdict(ck_cfg.model) != dataclasses.asdict(cfg.model):
+        stored, wanted = dataclasses.asdict(ck_cfg.model), dataclasses.asdict(cfg.model)
+        differ = sorted(k for k in wanted if stored.get(k) != wanted[k])
+        if set(differ) - TENSOR_FREE_SWITCHES:
             raise ValueError(f"train.init_checkpoint {tc.init_checkpoint}: its model config differs from the "
-                             "run's [engine] model; use the same preset/overrides")
+                             f"run's [engine] model in {differ}; use the same preset/overrides (only "
+                             f"{sorted(TENSOR_FREE_SWITCHES)} may change: they add or remove no tensors)")
         pipe.model.load_state_dict(state, strict=True)
     return pipe
 
