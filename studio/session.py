@@ -31,7 +31,7 @@ from .jobs import Job
 from .path_io import ImportedPath, export_path, frames_as_path, import_path, nearest_frame_count
 from .presets import LABELS, in_place_change, preset_keyframes, same_camera
 from .scene_context import SceneContext, load_scene_context
-from .uploads import Clip, load_camera_file, load_clip, load_photos, read_video
+from .uploads import Clip, load_camera_file, load_clip, read_photos, read_video
 
 DEFAULT_LOOK_AT = np.array([0.0, 0.0, 2.0])
 LAYERS = ("path", "look_at", "scene", "photos", "generation", "estimate", "compare")
@@ -256,12 +256,16 @@ class StudioSession:
 
     # ---- inputs ---------------------------------------------------------------------------------------
 
-    def set_photos(self, files) -> str:
-        photos = load_photos(files, self.config)
-        names = [Path(f if isinstance(f, (str, Path)) else f.name).name
-                 for f in (files if isinstance(files, list) else [files])]
+    def set_photos(self, files) -> str | None:
+        """Use the readable photos of an upload; unreadable ones are named and skipped (a warning). An upload
+        with none readable is refused and the photos already held stay."""
+        photos, names, skipped = read_photos(files, self.config)
         self.set_photo_arrays(photos, names)
-        return f"{len(photos)} photo(s) ready: {', '.join(self.photo_names)}"
+        msg = f"{len(photos)} photo(s) ready: {', '.join(self.photo_names)}"
+        if not skipped:
+            return msg
+        self.warn(f"{msg}; skipped {'; '.join(skipped)}")
+        return None
 
     def set_photo_arrays(self, photos: list[np.ndarray], names: list[str]) -> None:
         same = len(photos) == len(self.photos) and all(np.array_equal(a, b) for a, b in zip(photos, self.photos))

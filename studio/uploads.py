@@ -100,13 +100,33 @@ def read_image(path: Path, config: StudioConfig) -> np.ndarray:
 
 
 def load_photos(files, config: StudioConfig) -> list[np.ndarray]:
-    """Photos for generation: 1 to ``config.max_photos`` images; sizes may differ."""
+    """Photos for generation: 1 to ``config.max_photos`` images; sizes may differ. Any unreadable file
+    refuses the upload."""
+    photos, _, skipped = read_photos(files, config)
+    if skipped:
+        raise UploadError(skipped[0])
+    return photos
+
+
+def read_photos(files, config: StudioConfig) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """(photos, their file names, why each unreadable file was skipped): the readable ones of 1 to
+    ``config.max_photos`` files. Raises ``UploadError`` when there are none, too many, or none is readable."""
     paths = _paths(files)
     if not paths:
         raise UploadError("no photo uploaded: add one or more images (png, jpg, ...)")
     if len(paths) > config.max_photos:
         raise UploadError(f"{len(paths)} photos is more than the limit of {config.max_photos}")
-    return [read_image(p, config) for p in paths]
+    photos, names, skipped = [], [], []
+    for p in paths:
+        try:
+            photos.append(read_image(p, config))
+        except UploadError as exc:
+            skipped.append(str(exc))
+        else:
+            names.append(p.name)
+    if not photos:
+        raise UploadError("; ".join(skipped))
+    return photos, names, skipped
 
 
 def read_video(path: Path, config: StudioConfig) -> tuple[np.ndarray, float]:

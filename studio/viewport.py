@@ -288,6 +288,8 @@ class Viewport:
             self.session.set_look_at(point)
             self.session.ok(f"look-at point set to ({point[0]:.2f}, {point[1]:.2f}, {point[2]:.2f})")
 
+        self.server.flush()     # the viewer switches to picking before the page asks the user to click
+
     def stop_pick(self) -> None:
         if self._picking:
             self._picking = False

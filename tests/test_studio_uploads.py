@@ -11,7 +11,7 @@ import pytest
 
 from studio.config import StudioConfig
 from studio.session import StudioSession
-from studio.uploads import UploadError, load_camera_file, load_clip, load_photos
+from studio.uploads import UploadError, load_camera_file, load_clip, load_photos, read_photos
 
 RE10K = Path(__file__).parent / "data" / "re10k"
 CLIP = RE10K / "0c9b371cc6225682.mp4"
@@ -34,6 +34,27 @@ def test_photos_load_and_limits(tmp_path, config):
         load_photos([a, b, c], config)
     with pytest.raises(UploadError, match="no photo"):
         load_photos([], config)
+
+
+def test_an_upload_uses_its_readable_photos_and_names_the_rest(tmp_path, config):
+    good = image(tmp_path / "good.png")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    photos, names, skipped = read_photos([notes, good], config)
+    assert names == ["good.png"] and photos[0].shape == (24, 32, 3)
+    assert len(skipped) == 1 and "notes.txt" in skipped[0] and "unsupported image type" in skipped[0]
+    with pytest.raises(UploadError, match="notes.txt"):
+        read_photos([notes], config)
+    s = StudioSession(config)
+    try:
+        assert s.set_photos([good]).startswith("1 photo(s) ready: good.png")
+        with pytest.raises(UploadError):
+            s.set_photos([notes])                           # refused: the photo already held stays
+        assert s.photo_names == ["good.png"]
+        assert s.set_photos([notes, good]) is None          # taken, with a warning naming the skipped file
+        assert s.notice.level == "warning" and "skipped notes.txt" in s.notice.markdown
+    finally:
+        s.close()
 
 
 def test_corrupt_unsupported_empty_and_oversized_photos(tmp_path, config):

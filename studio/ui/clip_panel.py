@@ -121,11 +121,9 @@ def wire(page: Page, service) -> None:
     auto_estimate = auto_estimate_handler(page, service)
 
     est_outputs = [page.est_progress, *outs]
-    page.clip_upload.upload(a(upload_clip, 1, what="clip", render=page.upload_render(page.clip_upload, render)),
-                            [page.clip_upload], [*outs, page.clip_upload]).then(
+    page.wire_upload(page.clip_upload, upload_clip, what="clip", outputs=outs, render=render).then(
         auto_estimate, [page.est_steps], est_outputs, concurrency_limit=None)
-    page.gt_upload.upload(a(upload_gt, 1, what="ground truth", render=page.upload_render(page.gt_upload, render)),
-                          [page.gt_upload], [*outs, page.gt_upload])
+    page.wire_upload(page.gt_upload, upload_gt, what="ground truth", outputs=outs, render=render)
 
     def run_chosen(steps, method, request: gr.Request):
         live = page.registry.get(request)

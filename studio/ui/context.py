@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
@@ -28,6 +28,7 @@ class LiveSession:
     shown_ready: bool | None = None    # whether the page last showed the 3D view as connected
     estimate_requested: bool = False   # a clip or example was just loaded: predict its cameras next
     export_target: Path | None = None  # the file the last export wrote, for the download box
+    refused_uploads: dict[str, set[str]] = field(default_factory=dict)   # per upload box: files it refused
 
 
 class SessionRegistry:

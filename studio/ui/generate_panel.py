@@ -59,8 +59,7 @@ def wire(page: Page, service) -> None:
             return "photos removed"
         return live.session.set_photos(files)
 
-    page.photo_upload.upload(a(upload, 1, what="photos", render=page.upload_render(page.photo_upload, with_photos)),
-                             [page.photo_upload], [*out, page.photo_preview, page.photo_upload])
+    page.wire_upload(page.photo_upload, upload, what="photos", outputs=[*out, page.photo_preview], render=with_photos)
     page.photo_upload.clear(a(upload, 1, what="photos", render=with_photos), [page.photo_upload],
                             [*out, page.photo_preview])
     page.photo_position.input(a(lambda live, v: live.session.set_photo_position(v), 1, what="photo position"),

@@ -72,17 +72,20 @@ class Page:
         live.shown_ready = ready = live.viewport.ready
         return gr.update(value=ADD_KEYFRAME if ready else CONNECTING, interactive=ready)
 
-    def upload_render(self, component: gr.components.Component,
-                      render: Callable[[LiveSession], dict] | None = None) -> Callable[[LiveSession], dict]:
-        """``render``, plus: a refused upload is cleared from its box (the message says why)."""
-        render = render or self.render_path
+    def wire_upload(self, component: gr.components.Component, fn: Callable[..., str | None], *, what: str,
+                    outputs: list[gr.components.Component],
+                    render: Callable[[LiveSession], dict] | None = None):
+        """Wire ``component.upload`` to the action ``fn(live, files)``; returns the dependency (for ``.then``).
 
-        def run(live: LiveSession) -> dict:
-            view = render(live)
-            if live.session.notice.level == "error":
-                view[component] = None
-            return view
-        return run
+        The box is never written by the studio: a refused file stays in it and the message line says why.
+        (Clearing it from the server raced with the next file under load: Gradio rebuilt the box while the
+        user's next file was arriving, and that file was lost.) A multi-file box adds new files to the ones
+        it shows, so files once refused are left out of later uploads to the same box (sent alone again,
+        they are refused again). "multiple": a file dropped while the previous upload is still handled is
+        queued with its own files, not dropped (Gradio's default "once")."""
+        upload = skipping_refused(fn, component.elem_id or str(id(component)))
+        return component.upload(self.action(upload, 1, what=what, render=render), [component], outputs,
+                                trigger_mode="multiple")
 
     # ---- handler factory ------------------------------------------------------------------------------
 
@@ -114,3 +117,26 @@ class Page:
         handler.__annotations__ = {"request": gr.Request}   # how Gradio finds where to pass the request
         handler.__name__ = f"on_{what.replace(' ', '_')}"
         return handler
+
+
+def skipping_refused(fn: Callable[..., str | None], key: str) -> Callable[..., str | None]:
+    """``fn(live, files)`` for upload box ``key``, leaving out files the box had refused before (a multi-file
+    box sends them again with every new file). Files sent alone are passed on even if refused before."""
+    def upload(live: LiveSession, files) -> str | None:
+        paths = upload_paths(files)
+        refused = live.refused_uploads.setdefault(key, set())
+        fresh = [p for p in paths if p not in refused] or paths
+        try:
+            return fn(live, fresh if isinstance(files, (list, tuple)) else files)
+        except (ValueError, PathError):         # refused (a bug's exception does not mark the files)
+            refused.update(fresh)
+            raise
+    return upload
+
+
+def upload_paths(files: Any) -> list[str]:
+    """The file paths a Gradio file box sends: None, one path or file, or a list of them."""
+    if files is None:
+        return []
+    items = files if isinstance(files, (list, tuple)) else [files]
+    return [str(f) if isinstance(f, (str, bytes)) or hasattr(f, "__fspath__") else str(f.name) for f in items]

@@ -206,15 +206,18 @@ def import_file(live: LiveSession, file) -> str | None:
 def wire(page: Page) -> None:
     out = page.path_outputs()
     a = page.action
-    page.add_kf_button.click(a(add_from_view, 0, what="add keyframe"), None, out)
+    # Each click is its own edit: a click made while the previous one is still being handled (a busy
+    # machine) is queued, not dropped as Gradio's default trigger mode ("once") would.
+    every = dict(trigger_mode="multiple")
+    page.add_kf_button.click(a(add_from_view, 0, what="add keyframe"), None, out, **every)
     page.goto_button.click(a(go_to, 0, what="go to keyframe"), None, out)
-    page.delete_button.click(a(lambda live: _delete(live), 0, what="delete keyframe"), None, out)
-    page.up_button.click(a(lambda live: _move(live, -1), 0, what="reorder"), None, out)
-    page.down_button.click(a(lambda live: _move(live, +1), 0, what="reorder"), None, out)
+    page.delete_button.click(a(lambda live: _delete(live), 0, what="delete keyframe"), None, out, **every)
+    page.up_button.click(a(lambda live: _move(live, -1), 0, what="reorder"), None, out, **every)
+    page.down_button.click(a(lambda live: _move(live, +1), 0, what="reorder"), None, out, **every)
     page.undo_button.click(a(lambda live: "undone" if live.session.path.undo() else "nothing to undo", 0,
-                             what="undo"), None, out)
+                             what="undo"), None, out, **every)
     page.redo_button.click(a(lambda live: "redone" if live.session.path.redo() else "nothing to redo", 0,
-                             what="redo"), None, out)
+                             what="redo"), None, out, **every)
     page.clear_button.click(a(lambda live: (live.session.path.clear(), "path cleared (undo brings it back)")[1], 0,
                               what="clear"), None, out)
     page.kf_index.submit(a(select, 1, what="select keyframe"), [page.kf_index], out)
@@ -243,8 +246,7 @@ def wire(page: Page) -> None:
     page.fps.blur(handler, settings_inputs, out)
     page.loop.input(handler, settings_inputs, out, **last)
     page.constant_speed.input(handler, settings_inputs, out, **last)
-    page.import_file.upload(a(_framed(import_file), 1, what="import", render=page.upload_render(page.import_file)),
-                            [page.import_file], [*out, page.import_file])
+    page.wire_upload(page.import_file, _framed(import_file), what="import", outputs=out)
 
     def export(live: LiveSession, fmt):
         live.export_target = live.session.export_path_file(fmt)

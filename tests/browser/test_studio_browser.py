@@ -134,8 +134,16 @@ def test_pick_the_look_at_point_in_the_scene(studio_page, shot):
     page.locator("#pick-look-at").click()
     wait_notice(page, "click a point")
     box = page.locator("#viser-frame").bounding_box()
-    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.85)
-    wait_notice(page, "look-at point set")
+    # The viewer switches to picking over its own connection; a click it gets before that orbits the view
+    # instead (under load, a user sees nothing happen and clicks again): click until the point is set.
+    for _ in range(4):
+        page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.85)
+        try:
+            wait_notice(page, "look-at point set", timeout=20)
+            break
+        except AssertionError:
+            continue
+    wait_notice(page, "look-at point set", timeout=1)
     assert not np.allclose(live.session.look_at_point, before)
     x = live.session.look_at_point[0]
     wait_for(lambda: abs(float(page.locator("#look-at-x input").input_value() or "nan") - x) < 1e-3,
@@ -180,30 +188,16 @@ def test_generation_streams_frames_into_the_page(studio_page, shot, tmp_path):
     upload(page, "photo-upload", str(notes))            # refused in the message line, not a passing pop-up
     text = wait_notice(page, "notes.txt")
     assert "unsupported image type" in text and "✖" in text
-    # The notice can arrive (the page's tick) before the upload's own reply, which clears the refused file
-    # from the box: wait for that, or the reply could clear the next file too.
-    wait_for(lambda: "notes.txt" not in page.locator("#photo-upload").inner_text(), what="the refused file to go")
+    assert not live.session.photos
     photo = tmp_path / "photo.png"
     yy, xx = np.mgrid[0:96, 0:128]
     iio.imwrite(photo, np.stack([xx * 2, yy * 2, 255 - xx], -1).clip(0, 255).astype(np.uint8))
-    # Gradio rebuilds the box's file input when the refused file is cleared; under load a file set on the
-    # input it replaces is lost (the box stays empty, nothing reaches the server), so set it again then.
-    for attempt in range(3):
-        if attempt == 0:
-            upload(page, "photo-upload", str(photo))
-        else:       # as a user does: click the box and choose the file (the input the box opens now)
-            with page.expect_file_chooser() as chooser:
-                page.locator("#photo-upload").get_by_text("Click to Upload").click()
-            chooser.value.set_files(str(photo))
-        try:
-            wait_for(lambda: "photo.png" in page.locator("#photo-upload").inner_text(), timeout=30,
-                     what="the photo in the upload box")
-            break
-        except AssertionError:
-            assert not live.session.photos, "the photo reached the studio but the box does not show it"
-    else:
-        raise AssertionError("three uploads of the photo never reached the box")
-    wait_notice(page, "1 photo(s) ready")                  # and the old error is gone with it
+    # The refused file stays in the box (the message says why); a photo dropped next is taken, once, even
+    # while the refused one may still be handled.
+    upload(page, "photo-upload", str(photo))
+    wait_for(lambda: "photo.png" in page.locator("#photo-upload").inner_text(), what="the photo in the upload box")
+    text = wait_notice(page, "1 photo(s) ready: photo.png")    # and the old error is gone with it
+    assert "✖" not in text
     set_slider(page, "gen-steps", 8)
     page.locator("#generate").click()
     wait_for(lambda: page.locator("#live-frames img").count() > 0, what="streamed frames")   # stays once shown
