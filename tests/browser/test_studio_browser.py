@@ -143,7 +143,10 @@ def test_pick_the_look_at_point_in_the_scene(studio_page, shot):
             break
         except AssertionError:
             continue
-    wait_notice(page, "look-at point set", timeout=1)
+    else:
+        vp = live.viewport
+        raise AssertionError(f"4 clicks set no look-at point: notice {notice(page)!r}, viewers connected "
+                             f"{vp.connected}, picking {vp._picking}, viewer camera {vp.viewer_camera() is not None}")
     assert not np.allclose(live.session.look_at_point, before)
     x = live.session.look_at_point[0]
     wait_for(lambda: abs(float(page.locator("#look-at-x input").input_value() or "nan") - x) < 1e-3,
