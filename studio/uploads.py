@@ -48,7 +48,8 @@ class Clip:
         return int(self.frames.shape[2]), int(self.frames.shape[1])
 
 
-def _paths(files: str | Path | Sequence[str | Path] | None) -> list[Path]:
+def upload_paths(files: str | Path | Sequence[str | Path] | None) -> list[Path]:
+    """The file paths a Gradio file box sends: None, one path or file, or a list of them."""
     if files is None:
         return []
     if isinstance(files, (str, Path)):
@@ -111,7 +112,7 @@ def load_photos(files, config: StudioConfig) -> list[np.ndarray]:
 def read_photos(files, config: StudioConfig) -> tuple[list[np.ndarray], list[str], list[str]]:
     """(photos, their file names, why each unreadable file was skipped): the readable ones of 1 to
     ``config.max_photos`` files. Raises ``UploadError`` when there are none, too many, or none is readable."""
-    paths = _paths(files)
+    paths = upload_paths(files)
     if not paths:
         raise UploadError("no photo uploaded: add one or more images (png, jpg, ...)")
     if len(paths) > config.max_photos:
@@ -148,7 +149,7 @@ def _stack(frames: list[np.ndarray], where: str) -> np.ndarray:
 
 def load_clip(files, config: StudioConfig, *, min_frames: int = 2) -> Clip:
     """A clip from one video/GIF file or from several image files (frames in name order)."""
-    paths = _paths(files)
+    paths = upload_paths(files)
     if not paths:
         raise UploadError("no clip uploaded: add an mp4 or gif, or several frames")
     if len(paths) == 1 and paths[0].suffix.lower() in VIDEO_SUFFIXES:
@@ -176,7 +177,7 @@ def load_camera_file(files, config: StudioConfig, *, width: int, height: int,
 
     ``expected``: the clip's frame count; a file with another count is refused (mismatched frame counts).
     """
-    paths = _paths(files)
+    paths = upload_paths(files)
     if not paths:
         raise UploadError("no camera file uploaded")
     for p in paths:

@@ -10,6 +10,7 @@ import gradio as gr
 
 from .. import views
 from ..camera_path import PathError
+from ..uploads import upload_paths
 from .context import LiveSession, SessionRegistry
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def skipping_refused(fn: Callable[..., str | None], key: str) -> Callable[..., s
     """``fn(live, files)`` for upload box ``key``, leaving out files the box had refused before (a multi-file
     box sends them again with every new file). Files sent alone are passed on even if refused before."""
     def upload(live: LiveSession, files) -> str | None:
-        paths = upload_paths(files)
+        paths = [str(p) for p in upload_paths(files)]
         refused = live.refused_uploads.setdefault(key, set())
         fresh = [p for p in paths if p not in refused] or paths
         try:
@@ -133,10 +134,3 @@ def skipping_refused(fn: Callable[..., str | None], key: str) -> Callable[..., s
             raise
     return upload
 
-
-def upload_paths(files: Any) -> list[str]:
-    """The file paths a Gradio file box sends: None, one path or file, or a list of them."""
-    if files is None:
-        return []
-    items = files if isinstance(files, (list, tuple)) else [files]
-    return [str(f) if isinstance(f, (str, bytes)) or hasattr(f, "__fspath__") else str(f.name) for f in items]
