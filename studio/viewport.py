@@ -11,6 +11,7 @@ the same axes, and the viewer is told that the world's up is -y.
 
 from __future__ import annotations
 
+import collections
 import html
 import logging
 import threading
@@ -106,6 +107,7 @@ class Viewport:
         self.scale = 0.15
         self.floor_y = 1.0          # the grid: 1 unit below the default cameras (world up is -y)
         self.look_through = False
+        self._looked_through: np.ndarray | None = None    # the preview pose the view was last moved to
         self._dirty: set[str] = set()
         self._dirty_lock = threading.Lock()
         self._busy = False
@@ -128,6 +130,8 @@ class Viewport:
         self._moved: dict[int, tuple[np.ndarray, float, float]] = {}
         self._left: dict[int, list[tuple[np.ndarray, float]]] = {}
         self._echoed: set[int] = set()
+        # The last camera moves and reports, for failure messages: what moved the view, and when.
+        self._camera_events: collections.deque[str] = collections.deque(maxlen=48)
         self.draw_count = 0
         self._setup()
         session.subscribe(self.mark)
@@ -197,6 +201,14 @@ class Viewport:
             self._echoed.add(client_id)
         else:
             self._echoed.discard(client_id)
+        self._log_camera(f"report {client_id} {np.round(position, 3).tolist()}{' (echo)' if echo else ''}")
+
+    def _log_camera(self, event: str) -> None:
+        self._camera_events.append(f"{time.monotonic():.2f} {threading.current_thread().name}: {event}")
+
+    def camera_events(self) -> list[str]:
+        """The last viewer-camera moves and reports (time, thread, what), for diagnostics."""
+        return list(self._camera_events)
 
     def _move_camera(self, c, *, c2w: np.ndarray | None = None, fov_deg: float | None = None,
                      eye=None, look_at=None) -> None:
@@ -218,6 +230,7 @@ class Viewport:
                 c.camera.fov = float(np.radians(fov_deg))
         now = time.time()
         self._echoed.discard(c.client_id)
+        self._log_camera(f"move {c.client_id} to {np.round(np.asarray(c.camera.position), 3).tolist()}")
         self._moved[c.client_id] = (viser_to_pose(c.camera.wxyz, c.camera.position), float(c.camera.fov), now)
         if before is not None:
             left = [(p, t) for p, t in self._left.get(c.client_id, ()) if now - t < self.ECHO_WINDOW_S]
@@ -237,6 +250,20 @@ class Viewport:
         for c in self.server.get_clients().values():
             self._move_camera(c, c2w=np.asarray(c2w, dtype=np.float64), fov_deg=fov_deg)
         self.mark("visibility")
+
+    def set_look_through(self, on: bool) -> None:
+        """Look through the preview camera (the view follows it as it plays or is scrubbed), or stop."""
+        self.look_through = bool(on)
+        self._looked_through = None
+        self.mark("preview")
+
+    def _follow_preview(self, c2w: np.ndarray, fov_deg: float) -> None:
+        # Only when the preview camera moved: a redraw for another reason (one that ran late under load,
+        # a viewer connecting) must not undo "Frame all" or the user's own orbiting.
+        if self._looked_through is not None and np.allclose(self._looked_through, c2w):
+            return
+        self._looked_through = np.array(c2w, dtype=np.float64)
+        self.go_to(c2w, fov_deg)
 
     def frame_all(self) -> None:
         """Move every viewer's camera to see the whole path, scene and results from above and behind."""
@@ -606,7 +633,7 @@ class Viewport:
             if gen is not None and gen.mode == "path" and len(gen.frames) == len(cams):
                 image = thumbnail(gen.frames[j], self.config.thumbnail_size)
             if self.look_through:       # first, so the frustums it now sits in are drawn hidden
-                self.go_to(cams.c2w[j].numpy(), float(np.degrees(float(cams.fov_y[j]))))
+                self._follow_preview(cams.c2w[j].numpy(), float(np.degrees(float(cams.fov_y[j]))))
             add["/path/preview"] = self._add_frustum(
                 "/path/preview", fov=float(cams.fov_y[j]), aspect=cams.width / cams.height, scale=0.9 * self.scale,
                 color=COLORS["preview"], wxyz=wxyz, position=pos, image=image, thickness=0.05 * self.scale)

@@ -181,6 +181,37 @@ def test_a_late_report_of_the_old_view_does_not_undo_a_camera_move():
         s.close()
 
 
+def test_looking_through_follows_the_preview_camera_but_does_not_undo_other_moves():
+    # Measured under load: "look through" on, then off and "Frame all"; a preview redraw that ran late
+    # (or for another reason, such as a viewer connecting) moved the view back into the preview camera,
+    # where it hid that camera's keyframe and path frame.
+    s = StudioSession()
+    vp = Viewport(s, StudioConfig(viser_port=_free_port()))
+    try:
+        client = _FakeClient(np.eye(4))
+        vp.server.get_clients = lambda: {7: client}
+        s.apply_preset("orbit", {}, count=8)
+        assert vp.flush()
+        preview = lambda: s.path.cameras().c2w[s.preview_frame].numpy()[:3, 3]  # noqa: E731
+        vp.set_look_through(True)
+        assert vp.flush() and np.allclose(vp.view_positions()[0], preview())
+        vp.frame_all()
+        framed = vp.view_positions()[0].copy()
+        assert not np.allclose(framed, preview())
+        vp.mark("preview")                                   # redrawn, the preview camera unchanged
+        assert vp.flush() and np.allclose(vp.view_positions()[0], framed)
+        vp.set_preview_frame(3)                              # the preview camera moves: the view follows
+        assert vp.flush() and np.allclose(vp.view_positions()[0], preview())
+        vp.set_look_through(False)
+        vp.frame_all()
+        vp.set_preview_frame(5)
+        assert vp.flush() and np.allclose(vp.view_positions()[0], framed)
+        assert not vp.hidden_frustums()
+    finally:
+        vp.stop()
+        s.close()
+
+
 def test_viewport_draws_layers_and_frees_its_port():
     s = StudioSession()
     config = StudioConfig(viser_port=_free_port())
@@ -281,8 +312,7 @@ def test_frustums_the_view_sits_in_are_hidden():
         vp.view_positions = lambda: np.array([[50.0, -50.0, 50.0]])     # the user orbits away
         vp.refresh_visibility()
         assert not vp.hidden_frustums() and vp._gizmo.visible
-        vp.look_through = True                            # looking through the preview: its frustum goes
-        vp.mark("preview")
+        vp.set_look_through(True)                         # looking through the preview: its frustum goes
         assert vp.flush() and "/path/preview" in vp.hidden_frustums()
         # picking: the floor grid is a surface, empty sky is not
         assert vp.pick_point(np.array([0.0, -5.0, 2.0]), np.array([0.0, -1.0, 0.0])) is None

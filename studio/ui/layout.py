@@ -160,8 +160,7 @@ def _wire_viewer(demo: gr.Blocks, page: Page, registry: SessionRegistry, service
     page.pause_button.click(a(lambda live: live.viewport.pause(), 0, what="pause"), None, out)
 
     def look_through(live: LiveSession, on):
-        live.viewport.look_through = bool(on)
-        live.viewport.mark("preview")
+        live.viewport.set_look_through(bool(on))
         return "the 3D view now looks through the preview camera" if on else None
 
     def frame_all(live: LiveSession):

@@ -28,8 +28,16 @@ def notice(page) -> str:
 
 
 def wait_notice(page, *needles: str, timeout: float = 90.0) -> str:
-    return wait_for(lambda: (lambda t: t if any(n in t for n in needles) else None)(notice(page)), timeout=timeout,
-                    what=f"a notice containing {needles}")
+    seen = []
+
+    def found():
+        seen.append(notice(page))
+        return seen[-1] if any(n in seen[-1] for n in needles) else None
+    try:
+        return wait_for(found, timeout=timeout, what=f"a notice containing {needles}")
+    except AssertionError as e:
+        shown = list(dict.fromkeys(seen))       # each text once, in order
+        raise AssertionError(f"{e}; the notice showed {shown[-4:]}") from None
 
 
 def drag_view(page, dx: float, dy: float) -> None:
@@ -125,7 +133,8 @@ def test_preset_creates_a_path(studio_page, shot):
         vp = live.viewport
         raise AssertionError(f"{e}: hidden {sorted(vp.hidden_frustums())}, look_through {vp.look_through}, views "
                              f"{vp.view_positions().round(3).tolist()}, playing {vp.playing}, "
-                             f"moved {vp._moved}, echoed {vp._echoed}") from e
+                             f"preview frame {live.session.preview_frame}, echoed {vp._echoed}, camera events:\n"
+                             + "\n".join(vp.camera_events())) from e
 
 
 def test_pick_the_look_at_point_in_the_scene(studio_page, shot):
@@ -146,7 +155,8 @@ def test_pick_the_look_at_point_in_the_scene(studio_page, shot):
     else:
         vp = live.viewport
         raise AssertionError(f"4 clicks set no look-at point: notice {notice(page)!r}, viewers connected "
-                             f"{vp.connected}, picking {vp._picking}, viewer camera {vp.viewer_camera() is not None}")
+                             f"{vp.connected}, picking {vp._picking}, viewer camera {vp.viewer_camera() is not None}, camera "
+                             "events:\n" + "\n".join(vp.camera_events()))
     assert not np.allclose(live.session.look_at_point, before)
     x = live.session.look_at_point[0]
     wait_for(lambda: abs(float(page.locator("#look-at-x input").input_value() or "nan") - x) < 1e-3,
