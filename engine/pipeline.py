@@ -39,7 +39,8 @@ class JointPipeline(nn.Module):
         if cfg.model.latent_channels != self.vae.latent_channels:
             raise ValueError(f"model expects {cfg.model.latent_channels} latent channels, the "
                              f"{cfg.vae.kind} autoencoder gives {self.vae.latent_channels}")
-        self.model = model if model is not None else JointDiT(cfg.model, ray_channels=ray_channels)
+        self.model = model if model is not None else JointDiT(cfg.model, ray_channels=ray_channels,
+                                                              temporal_factor=self.vae.temporal_factor)
 
     # ---- geometry of a clip --------------------------------------------------------------------
 
@@ -91,6 +92,31 @@ class JointPipeline(nn.Module):
         """Ray images of single frames (B, M, Cray, Hr, Wr) -> (B, M, Cr, hr, wr)."""
         z = self.ray_packer.encode_images(rearrange(rays, "b m (g c) h w -> b m g c h w", c=3))
         return rearrange(z, "b m g c h w -> b m (g c) h w")
+
+    # ---- frozen image descriptors (ModelConfig.xfeat_features) ---------------------------------------
+
+    def features(self, *, video: torch.Tensor | None = None, cond_frames: torch.Tensor | None = None,
+                 num_slots: int | None = None) -> dict[str, torch.Tensor] | None:
+        """XFeat descriptors of the clean frames on the latent grid, for the model's ``features``; None when
+        the model takes none. video: (B, 3, T, H, W) in [-1, 1] (the whole clip, when it is given);
+        cond_frames: (B, S, 3, H, W) images of the first S conditioning slots (the others, ``num_slots``
+        in all, get zeros: they are noised). Absent parts are left to the model (zeros)."""
+        if not self.cfg.model.xfeat_features:
+            return None
+        from .model.xfeat import image_features, video_features
+
+        h, w = self.image_size[0] // self.vae.spatial_factor, self.image_size[1] // self.vae.spatial_factor
+        tf = self.vae.temporal_factor
+        out: dict[str, torch.Tensor] = {}
+        if video is not None:
+            out["video"] = video_features(video, (h, w), tf)
+        if cond_frames is not None:
+            f = image_features(cond_frames, (h, w), tf)
+            missing = (num_slots or f.shape[1]) - f.shape[1]
+            if missing > 0:
+                f = torch.cat([f, f.new_zeros(f.shape[0], missing, *f.shape[2:])], 1)
+            out["cond_video"] = f
+        return out
 
     def clean_streams(self, video: torch.Tensor, rays: torch.Tensor,
                       cond_idx: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:

@@ -144,13 +144,14 @@ def _decode_poses(pipe: JointPipeline, ray_latent: torch.Tensor, ref: int, scale
 
 
 def _denoise(pipe: JointPipeline, job: _Job, state: dict[str, torch.Tensor], *, schedules, fixed, cond_pos,
-             method: str, preview, preview_every: int | None) -> Generator[ProgressEvent, None, dict[str, torch.Tensor]]:
+             method: str, preview, preview_every: int | None, features: dict[str, torch.Tensor] | None = None
+             ) -> Generator[ProgressEvent, None, dict[str, torch.Tensor]]:
     """Run the sampler, yielding progress events; returns the final state (``final = yield from ...``).
 
     Previews (decoding frames, recovering cameras) cost far more than a step at large resolutions, so by
     default at most about ``MAX_PREVIEWS`` are made per job, always including the last step."""
     def velocity(s, t):
-        return pipe.model(s, t, cond_pos=cond_pos)
+        return pipe.model(s, t, cond_pos=cond_pos, features=features)
 
     final = dict(state)
     with torch.inference_mode():
@@ -187,6 +188,7 @@ def estimate_poses_events(pipe: JointPipeline, video: torch.Tensor, *, steps: in
     with torch.inference_mode():
         z_video = pipe.encode_video(video.permute(1, 0, 2, 3)[None])
         z_cond = pipe.encode_frames(video[cond_idx])
+        features = pipe.features(video=video.permute(1, 0, 2, 3)[None], cond_frames=video[cond_idx])
     gen = torch.Generator().manual_seed(seed)
     state = {"video": z_video, "cond_video": z_cond,
              "rays": _ray_latent_like(pipe, z_video), "cond_rays": _ray_latent_like(pipe, z_cond, slots=len(slots))}
@@ -199,7 +201,7 @@ def estimate_poses_events(pipe: JointPipeline, video: torch.Tensor, *, steps: in
 
     final = yield from _denoise(pipe, job, state, schedules={"rays": sched, "cond_rays": sched}, fixed=None,
                          cond_pos=pipe.cond_positions(cond_idx), method=method, preview=preview,
-                         preview_every=preview_every)
+                         preview_every=preview_every, features=features)
     yield job.event("decode", message="recovering cameras from the predicted raxels")
     result = _decode_poses(pipe, final["rays"], ref)
     yield job.event("done", cameras=result.cameras, result=result)
@@ -229,6 +231,7 @@ def generate_events(pipe: JointPipeline, images: torch.Tensor, cameras: Cameras,
         z_rays = pipe.encode_rays(rays)
         z_cond_rays = pipe.encode_ray_frames(rays[:, slots])
         z_src = pipe.encode_frames(images[None])                            # (1, S, C, h, w)
+        features = pipe.features(cond_frames=images[None], num_slots=len(slots))
     gen = torch.Generator().manual_seed(seed)
     C, h, w = z_src.shape[2:]
     F_ = z_rays.shape[2]
@@ -244,7 +247,7 @@ def generate_events(pipe: JointPipeline, images: torch.Tensor, cameras: Cameras,
 
     final = yield from _denoise(pipe, job, state, schedules={"video": sched, "cond_video": sched},
                          fixed={"cond_video": is_source}, cond_pos=pipe.cond_positions(cond_idx), method=method,
-                         preview=preview, preview_every=preview_every)
+                         preview=preview, preview_every=preview_every, features=features)
     yield job.event("decode", message="decoding frames")
     frames = tensor_to_uint8(pipe.decode_video(final["video"].float())[0].transpose(0, 1))
     yield job.event("done", frames=frames, result=frames)
@@ -262,6 +265,7 @@ def generate_joint_events(pipe: JointPipeline, images: torch.Tensor, num_frames:
     cond_idx = torch.tensor([slots], device=device)
     with torch.inference_mode():
         z_src = pipe.encode_frames(images[None])
+        features = pipe.features(cond_frames=images[None], num_slots=len(slots))
     tf = pipe.temporal_factor
     if (num_frames - 1) % tf:
         raise ValueError(f"num_frames must be 1 + {tf}k, got {num_frames}")
@@ -288,7 +292,7 @@ def generate_joint_events(pipe: JointPipeline, images: torch.Tensor, num_frames:
     final = yield from _denoise(pipe, job, state, schedules={"video": v_sched, "cond_video": v_sched, "rays": r_sched,
                                                       "cond_rays": r_sched},
                          fixed={"cond_video": is_source}, cond_pos=pipe.cond_positions(cond_idx), method=method,
-                         preview=preview, preview_every=preview_every)
+                         preview=preview, preview_every=preview_every, features=features)
     yield job.event("decode", message="decoding frames and cameras")
     frames = tensor_to_uint8(pipe.decode_video(final["video"].float())[0].transpose(0, 1))
     poses = _decode_poses(pipe, final["rays"], ref)

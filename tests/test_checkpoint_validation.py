@@ -60,6 +60,7 @@ def test_valid_checkpoint_loads(saved):
     ("model", "attention", "sparse", "model.attention"),
     ("model", "patch_size", [1, 1], "model.patch_size"),
     ("model", "absolute_position", "yes", "model.absolute_position"),
+    ("model", "xfeat_features", True, "model.xfeat_features"),  # the weights have no feature embedding
     ("clip", "height", -32, "clip.height"),
     ("clip", "width", 30, "clip.width"),
     ("clip", "num_frames", 8, "clip.num_frames"),

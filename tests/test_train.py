@@ -344,6 +344,16 @@ def test_init_checkpoint_may_differ_only_in_switches_that_add_no_tensor(tmp_path
     wider = _run_config(tmp_path, "wider", f'train.init_checkpoint="{tmp_path / "ck"}"', "engine.model.ffn_dim=96")
     with pytest.raises(ValueError, match=r"differs .* in \['ffn_dim'\]"):
         build_pipeline(wider)
+    # Switching XFeat features on adds a zero-initialised input: the rest is loaded, the new layer is zero.
+    feats = build_pipeline(_run_config(tmp_path, "xfeat", f'train.init_checkpoint="{tmp_path / "ck"}"',
+                                       "engine.model.xfeat_features=true"))
+    state = feats.model.state_dict()
+    assert all(torch.equal(v, state[k]) for k, v in saved.model.state_dict().items())
+    assert not state["video_io.feature_embedding.weight"].any()
+    save_checkpoint(tmp_path / "ck-xfeat", feats.model, feats.cfg)
+    back = _run_config(tmp_path, "back", f'train.init_checkpoint="{tmp_path / "ck-xfeat"}"')
+    with pytest.raises(ValueError, match=r"xfeat_features"):         # switching it off would drop tensors
+        build_pipeline(back)
 
 
 def test_overrides():

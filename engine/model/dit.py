@@ -31,6 +31,7 @@ from torch import nn
 from ..config import ModelConfig
 from .block import JointBlock
 from .rope import grid_positions, rope_tables
+from .xfeat import DESCRIPTOR_DIM as XFEAT_DIM
 
 STREAMS = ("video", "rays", "cond_video", "cond_rays")
 POSITION_FREQUENCIES = 8    # sin-cos frequencies per image axis for the absolute position features
@@ -62,7 +63,7 @@ class StreamIO(nn.Module):
     """One modality's entry and exit: patch embedding, time/text embedding, modality embedding, head."""
 
     def __init__(self, cfg: ModelConfig, in_channels: int, patch: tuple[int, int, int], *, mlp_embed: bool = False,
-                 difference: bool = False):
+                 difference: bool = False, feature_channels: int = 0):
         super().__init__()
         d = cfg.dim
         self.patch = patch
@@ -81,17 +82,25 @@ class StreamIO(nn.Module):
         if difference:
             # [z, z - z_ref]: the difference gets its own patch embedding (ModelConfig.frame_difference).
             self.difference_embedding = nn.Conv3d(in_channels, d, kernel_size=patch, stride=patch, bias=False)
+        if feature_channels:
+            # Frozen image descriptors of clean frames (ModelConfig.xfeat_features); zero-initialised.
+            self.feature_embedding = nn.Conv3d(feature_channels, d, kernel_size=patch, stride=patch)
         self.norm_out = FP32LayerNorm(d, cfg.eps, elementwise_affine=False)
         self.proj_out = nn.Linear(d, in_channels * math.prod(patch))
         self.scale_shift_table = nn.Parameter(torch.randn(1, 2, d) / d**0.5)
 
     def embed(self, target: torch.Tensor, cond: torch.Tensor | None, *,
-              reference: torch.Tensor | None = None) -> tuple[torch.Tensor, tuple[int, int, int]]:
+              reference: torch.Tensor | None = None,
+              features: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, tuple[int, int, int]]:
         """target (B, C, F, h, w), cond (B, M, C, h, w) -> tokens (B, L, D) and the target token grid.
-        ``reference`` (B, C, h, w): with a difference embedding, every latent also enters as z - reference."""
+        ``reference`` (B, C, h, w): with a difference embedding, every latent also enters as z - reference.
+        ``features``: with a feature embedding, "video" (B, Cf, F, h, w) and "cond_video" (B, M, Cf, h, w)
+        are added to the target's and the slots' tokens."""
         x = self.patch_embedding(target)                                  # (B, D, F', h', w')
         if reference is not None:
             x = x + self.difference_embedding(target - reference.unsqueeze(2))
+        if features is not None:
+            x = x + self.feature_embedding(features["video"].to(x.dtype))
         grid = tuple(x.shape[2:])
         tokens = [x.flatten(2).transpose(1, 2)]
         if cond is not None and cond.shape[1] > 0:
@@ -101,6 +110,8 @@ class StreamIO(nn.Module):
             c = self.patch_embedding(cond.flatten(0, 1).unsqueeze(2))      # (B*M, D, 1, h', w')
             if reference is not None:
                 c = c + self.difference_embedding((cond - reference.unsqueeze(1)).flatten(0, 1).unsqueeze(2))
+            if features is not None:
+                c = c + self.feature_embedding(features["cond_video"].flatten(0, 1).unsqueeze(2).to(c.dtype))
             c = c.flatten(2).transpose(1, 2).unflatten(0, (B, M))          # (B, M, h'w', D)
             c = torch.cat([c[:, :1] + self.reference_embedding, c[:, 1:]], 1)
             tokens.append(c.flatten(1, 2))
@@ -128,7 +139,7 @@ class StreamIO(nn.Module):
 class JointDiT(nn.Module):
     """The joint video + camera diffusion transformer (paper section 3, DSCA blocks)."""
 
-    def __init__(self, cfg: ModelConfig, *, ray_channels: int | None = None):
+    def __init__(self, cfg: ModelConfig, *, ray_channels: int | None = None, temporal_factor: int = 4):
         super().__init__()
         if cfg.video_residual and cfg.prediction != "data":
             raise ValueError("model.video_residual needs model.prediction = \"data\" (it adds the reference "
@@ -139,7 +150,10 @@ class JointDiT(nn.Module):
         if ph % ds or pw % ds:
             raise ValueError(f"raxel_downsample {ds} must divide the spatial patch size {cfg.patch_size}")
         self.ray_patch = (pt, ph // ds, pw // ds)
-        self.video_io = StreamIO(cfg, cfg.latent_channels, cfg.patch_size, difference=cfg.frame_difference)
+        # XFeat descriptors of every frame a latent frame covers (engine.model.xfeat).
+        self.feature_channels = XFEAT_DIM * temporal_factor if cfg.xfeat_features else 0
+        self.video_io = StreamIO(cfg, cfg.latent_channels, cfg.patch_size, difference=cfg.frame_difference,
+                                 feature_channels=self.feature_channels)
         self.ray_io = StreamIO(cfg, ray_channels or cfg.latent_channels, self.ray_patch,
                                mlp_embed=cfg.camera_encoding == "plucker")
         self.blocks = nn.ModuleList([JointBlock(cfg) for _ in range(cfg.num_layers)])
@@ -164,6 +178,8 @@ class JointDiT(nn.Module):
             nn.init.zeros_(io.proj_out.weight)
             if hasattr(io, "position_embedding") and self.cfg.position_init == "zero":
                 nn.init.zeros_(io.position_embedding.weight)
+            if hasattr(io, "feature_embedding"):       # a model switched to features starts unchanged
+                nn.init.zeros_(io.feature_embedding.weight)
         nn.init.normal_(self.ray_io.modality_embedding, std=0.02)
         for io in (self.video_io, self.ray_io):
             nn.init.normal_(io.reference_embedding, std=0.02)
@@ -207,6 +223,24 @@ class JointDiT(nn.Module):
         cond[..., 0] = cond_pos.to(torch.float64)[..., None] / self.cfg.patch_size[0]
         return torch.cat([target[None].expand(B, -1, -1), cond.reshape(B, M * h * w, 3)], 1)
 
+    def _clean_features(self, features: dict[str, torch.Tensor] | None, video: torch.Tensor,
+                        cond_video: torch.Tensor | None, times: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+        """The descriptors of clean frames only (noised ones would give a generation task its answer)."""
+        if not self.feature_channels:
+            return None
+        B, _, F_, h, w = video.shape
+        M = 0 if cond_video is None else cond_video.shape[1]
+        zeros = video.new_zeros
+        given = features or {}
+        fv = given.get("video", zeros(B, self.feature_channels, F_, h, w))
+        fc = given.get("cond_video", zeros(B, M, self.feature_channels, h, w))
+        clean_v = (times["video"].reshape(-1) >= 1).to(fv.dtype).reshape(-1, 1, 1, 1, 1)
+        out = {"video": fv * clean_v}
+        if M:
+            t_c = times.get("cond_video", times["video"].reshape(-1, 1).expand(-1, M))
+            out["cond_video"] = fc * (t_c.reshape(B, M) >= 1).to(fc.dtype).reshape(B, M, 1, 1, 1)
+        return out
+
     @staticmethod
     def _segment_times(t_target: torch.Tensor, t_cond: torch.Tensor | None) -> torch.Tensor:
         """(B, 1 + M) times: tokens of one segment (the target grid, or one slot) share a time."""
@@ -224,7 +258,8 @@ class JointDiT(nn.Module):
 
     def forward(self, streams: dict[str, torch.Tensor], times: dict[str, torch.Tensor], *,
                 cond_pos: torch.Tensor | None = None, context: torch.Tensor | None = None,
-                self_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                self_mask: torch.Tensor | None = None,
+                features: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Velocities for every stream given (see module docstring for shapes).
 
         Args:
@@ -233,6 +268,9 @@ class JointDiT(nn.Module):
             times: per-stream flow times, paper convention (1 = clean data).
             cond_pos: (B, M) frame position of each conditioning slot, in target latent frames.
             context: (B, Lt, text_dim) text features (Wan presets); default: the learned null context.
+            features: frozen descriptors of the frames (``xfeat_features`` models, ``JointPipeline.features``):
+                "video" (B, Cf, F, h, w), "cond_video" (B, M, Cf, h, w). They enter only where that
+                stream is clean (t = 1); None means no clean frames.
         Returns:
             A dict with the same keys as ``streams``: predicted velocities z1 - z0, same shapes.
         """
@@ -245,7 +283,8 @@ class JointDiT(nn.Module):
                 raise ValueError("frame_difference and video_residual models need conditioning slot 0 "
                                  "(the reference frame)")
             reference = cond_video[:, 0]
-        x_v, grid = self.video_io.embed(video, cond_video, reference=reference if self.cfg.frame_difference else None)
+        x_v, grid = self.video_io.embed(video, cond_video, reference=reference if self.cfg.frame_difference else None,
+                                        features=self._clean_features(features, video, cond_video, times))
         n_target = grid[0] * grid[1] * grid[2]
         per_slot = grid[1] * grid[2]
         rope = rope_tables(self.token_positions(grid, cond_pos if M else None).to(video.device),

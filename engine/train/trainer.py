@@ -60,6 +60,9 @@ from .state import has_training_state, load_training_state, read_state_doc, save
 
 # Model switches that change what the network computes but no tensor: an init checkpoint may differ in them.
 TENSOR_FREE_SWITCHES = {"video_residual"}
+# Switches whose tensors start at zero (the model's output is unchanged): an init checkpoint without them
+# is loaded with those tensors left at their init.
+ADDED_INPUT_SWITCHES = {"xfeat_features": "video_io.feature_embedding."}
 
 RUN_CONFIG = "run_config.json"
 CURVES_CSV = "curves.csv"
@@ -97,11 +100,17 @@ def build_pipeline(run: RunConfig) -> JointPipeline:
         ck_cfg, state, _ = load_checkpoint(tc.init_checkpoint)
         stored, wanted = dataclasses.asdict(ck_cfg.model), dataclasses.asdict(cfg.model)
         differ = sorted(k for k in wanted if stored.get(k) != wanted[k])
-        if set(differ) - TENSOR_FREE_SWITCHES:
+        added = {k for k in differ if k in ADDED_INPUT_SWITCHES and wanted[k] and not stored.get(k)}
+        if set(differ) - TENSOR_FREE_SWITCHES - added:
             raise ValueError(f"train.init_checkpoint {tc.init_checkpoint}: its model config differs from the "
                              f"run's [engine] model in {differ}; use the same preset/overrides (only "
-                             f"{sorted(TENSOR_FREE_SWITCHES)} may change: they add or remove no tensors)")
-        pipe.model.load_state_dict(state, strict=True)
+                             f"{sorted(TENSOR_FREE_SWITCHES)} may change, and {sorted(ADDED_INPUT_SWITCHES)} may "
+                             "be switched on: they leave the model's output unchanged)")
+        missing, unexpected = pipe.model.load_state_dict(state, strict=not added)
+        fresh = tuple(ADDED_INPUT_SWITCHES[k] for k in added)
+        if unexpected or any(not k.startswith(fresh) for k in missing):
+            raise ValueError(f"train.init_checkpoint {tc.init_checkpoint}: tensors do not match the model: "
+                             f"missing {missing[:3]}, unexpected {unexpected[:3]}")
     return pipe
 
 
@@ -122,6 +131,10 @@ class _TrainView:
 
     def decode_rays(self, z: torch.Tensor) -> torch.Tensor:
         return self._pipe.decode_rays(z)
+
+    def features(self, **frames: torch.Tensor) -> dict[str, torch.Tensor] | None:
+        with torch.no_grad():
+            return self._pipe.features(**frames)
 
 
 class _Weights:
