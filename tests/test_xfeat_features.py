@@ -86,10 +86,12 @@ def test_features_start_at_zero_and_enter_only_where_the_frames_are_clean():
     # and slot 1's are ignored, slot 0's are used.
     gen = {"video": torch.full((2,), 0.3), "cond_video": torch.tensor([[1.0, 0.3]] * 2), "rays": torch.ones(2),
            "cond_rays": torch.ones(2, 2)}
-    hidden = {"video": other["video"], "cond_video": torch.stack([feats["cond_video"][:, 0], other["cond_video"][:, 1]], 1)}
+    hidden = {"video": other["video"],
+              "cond_video": torch.stack([feats["cond_video"][:, 0], other["cond_video"][:, 1]], 1)}
     a = model(streams, gen, features=feats, **kw)["video"]
     assert torch.allclose(a, model(streams, gen, features=hidden, **kw)["video"], atol=1e-6)
-    photo = {"video": feats["video"], "cond_video": torch.stack([other["cond_video"][:, 0], feats["cond_video"][:, 1]], 1)}
+    photo = {"video": feats["video"],
+             "cond_video": torch.stack([other["cond_video"][:, 0], feats["cond_video"][:, 1]], 1)}
     assert not torch.allclose(a, model(streams, gen, features=photo, **kw)["video"])
     assert torch.allclose(model(streams, gen, features=None, **kw)["video"],
                           model(streams, gen, features={"cond_video": torch.zeros(2, 2, 256, 8, 8)}, **kw)["video"])

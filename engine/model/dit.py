@@ -224,7 +224,8 @@ class JointDiT(nn.Module):
         return torch.cat([target[None].expand(B, -1, -1), cond.reshape(B, M * h * w, 3)], 1)
 
     def _clean_features(self, features: dict[str, torch.Tensor] | None, video: torch.Tensor,
-                        cond_video: torch.Tensor | None, times: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+                        cond_video: torch.Tensor | None,
+                        times: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
         """The descriptors of clean frames only (noised ones would give a generation task its answer)."""
         if not self.feature_channels:
             return None

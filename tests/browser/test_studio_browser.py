@@ -42,6 +42,7 @@ def wait_notice(page, *needles: str, timeout: float = 90.0) -> str:
 
 def drag_view(page, dx: float, dy: float) -> None:
     """Orbit the 3D view with the mouse (in the lower middle of the frame, clear of the overlays)."""
+    page.locator("#viser-frame").scroll_into_view_if_needed()      # as a user looks at what they drag
     box = page.locator("#viser-frame").bounding_box()
     x, y = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.7
     page.mouse.move(x, y)
@@ -142,7 +143,12 @@ def test_pick_the_look_at_point_in_the_scene(studio_page, shot):
     before = live.session.look_at_point.copy()
     page.locator("#pick-look-at").click()
     wait_notice(page, "click a point")
-    box = page.locator("#viser-frame").bounding_box()
+    # The button sits below the 3D view: clicking it scrolled the page (by an amount that depends on what
+    # had loaded). A user scrolls the view back into sight before clicking in it; so does the test.
+    frame = page.locator("#viser-frame")
+    unscrolled = frame.bounding_box()
+    frame.scroll_into_view_if_needed()
+    box = frame.bounding_box()
     # The viewer switches to picking over its own connection; a click it gets before that orbits the view
     # instead (under load, a user sees nothing happen and clicks again): click until the point is set.
     for _ in range(4):
@@ -155,8 +161,9 @@ def test_pick_the_look_at_point_in_the_scene(studio_page, shot):
     else:
         vp = live.viewport
         raise AssertionError(f"4 clicks set no look-at point: notice {notice(page)!r}, viewers connected "
-                             f"{vp.connected}, picking {vp._picking}, viewer camera {vp.viewer_camera() is not None}, camera "
-                             "events:\n" + "\n".join(vp.camera_events()))
+                             f"{vp.connected}, picking {vp._picking}, viewer camera {vp.viewer_camera() is not None}, "
+                             f"3D view at {box} (before scrolling {unscrolled}), camera events:\n"
+                             + "\n".join(vp.camera_events()))
     assert not np.allclose(live.session.look_at_point, before)
     x = live.session.look_at_point[0]
     wait_for(lambda: abs(float(page.locator("#look-at-x input").input_value() or "nan") - x) < 1e-3,
