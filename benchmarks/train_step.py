@@ -5,7 +5,8 @@
 Baseline (named in the output): "before issue 10" -- the tiny preset as shipped until then (three
 conditioning slots for every example, 30/30/40 pose/camera/joint mix, no ray image terms), one CPU
 thread, float32. Rows: the new recipe in its pose-only phase and after the mix has settled, with and
-without the pixel-space ray terms, and under bf16 autocast (only a gain on CPUs with native bf16,
+without the pixel-space ray terms, with the frozen XFeat descriptors (model.xfeat_features: their
+extraction is part of the step), and under bf16 autocast (only a gain on CPUs with native bf16,
 e.g. AVX512-BF16 or AMX; the output says whether this one has it). Same rendered batch for every row.
 """
 
@@ -65,10 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     batch = collate_examples([ProceduralClips(new.clip, seed=0).example(i) for i in range(args.batch)])
     settled = new.flow.pose_only_steps + new.flow.mix_anneal_steps
     plain = dataclasses.replace(new, flow=dataclasses.replace(new.flow, ray_centered_weight=0.0))
+    xfeat = dataclasses.replace(new, model=dataclasses.replace(new.model, xfeat_features=True))
     rows = [("before issue 10 (baseline)", EngineConfig(flow=FlowConfig(loss_weighting="data")), None, False),
             ("recipe, pose-only phase", new, 0, False),
             ("recipe, pose-only phase, no ray image term", plain, 0, False),
-            ("recipe, settled mix", new, settled, False)]
+            ("recipe, settled mix", new, settled, False),
+            ("recipe, settled mix, XFeat features", xfeat, settled, False)]
     if not args.no_bf16:
         rows.append(("recipe, pose-only phase, bf16 autocast", new, 0, True))
     print(f"batch {args.batch}, {args.threads} thread(s), CPU bf16 support: {_cpu_has_bf16()}")
