@@ -9,6 +9,7 @@ config.json::
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,11 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, config: EngineConf
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     tmp = path / (WEIGHTS + ".tmp")
+    tmp.unlink(missing_ok=True)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    mode = tmp.stat().st_mode & 0o777            # what open() gives a new file here: 0o666 less the umask
     save_file(state, str(tmp), metadata={"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION)})
+    os.chmod(tmp, mode)                          # safetensors writes 0600, which hides a checkpoint from the group
     tmp.replace(path / WEIGHTS)  # atomic: a crash mid-save never leaves a half-written checkpoint
     doc = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "config": config.to_dict(), "meta": meta or {}}
     (path / CONFIG).write_text(json.dumps(doc, indent=2) + "\n")

@@ -113,3 +113,21 @@ def test_engine_refuses_a_mismatched_checkpoint_by_name(saved, tmp_path):
     path = _variant(saved, tmp_path, _set("model", "num_layers", 100000))
     with pytest.raises(ValueError, match="model.num_layers"):
         Engine.from_checkpoint(path, device="cpu")
+
+
+def test_saved_weights_get_the_permissions_of_any_new_file(tmp_path):
+    # safetensors writes 0600; a checkpoint is an output like any other (0666 less the umask).
+    import os
+
+    from engine.checkpoint import save_checkpoint
+    from engine.config import preset
+    from engine.pipeline import JointPipeline
+
+    old = os.umask(0o022)
+    try:
+        out = save_checkpoint(tmp_path / "ck", JointPipeline(preset("tiny")).model, preset("tiny"))
+    finally:
+        os.umask(old)
+    assert (out / WEIGHTS).stat().st_mode & 0o777 == 0o644
+    assert (out / CONFIG).stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in out.iterdir()) == sorted([WEIGHTS, CONFIG])      # no temporary left
