@@ -112,10 +112,11 @@ def _group_loss(pipe: JointPipeline, batch: dict[str, torch.Tensor], t_video: to
     times = stream_times(t_video, t_ray, batch["num_sources"].to(batch["video"].device), M)
     noised, target, mask = noise_streams(clean, times, generator)
     features = None
-    if pipe.cfg.model.xfeat_features:       # of every frame; the model keeps the clean ones' only
+    if pipe.cfg.model.xfeat_features:       # the model keeps the clean frames' only
         rows = torch.arange(batch["video"].shape[0], device=batch["video"].device)[:, None]
         cond_frames = batch["video"].permute(0, 2, 1, 3, 4)[rows, batch["cond_idx"]]     # (B, M, 3, H, W)
-        features = pipe.features(video=batch["video"], cond_frames=cond_frames)
+        clip_given = bool((times["video"] >= 1).any())       # else no clip's descriptors would be used
+        features = pipe.features(video=batch["video"] if clip_given else None, cond_frames=cond_frames)
     pred = pipe.model(noised, times, cond_pos=cond_pos, features=features)
     extra: dict[str, torch.Tensor] = {}
     if flow.ray_centered_weight or flow.ray_pose_weight:

@@ -83,7 +83,7 @@ class StreamIO(nn.Module):
             # [z, z - z_ref]: the difference gets its own patch embedding (ModelConfig.frame_difference).
             self.difference_embedding = nn.Conv3d(in_channels, d, kernel_size=patch, stride=patch, bias=False)
         if feature_channels:
-            # Frozen image descriptors of clean frames (ModelConfig.xfeat_features); zero-initialised.
+            # Frozen image descriptors of clean frames (ModelConfig.xfeat_features).
             self.feature_embedding = nn.Conv3d(feature_channels, d, kernel_size=patch, stride=patch)
         self.norm_out = FP32LayerNorm(d, cfg.eps, elementwise_affine=False)
         self.proj_out = nn.Linear(d, in_channels * math.prod(patch))
