@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [("before issue 10 (baseline)", EngineConfig(flow=FlowConfig(loss_weighting="data")), None, False),
             ("recipe, pose-only phase", new, 0, False),
             ("recipe, pose-only phase, no ray image term", plain, 0, False),
+            ("recipe, pose-only phase, XFeat features", xfeat, 0, False),
             ("recipe, settled mix", new, settled, False),
             ("recipe, settled mix, XFeat features", xfeat, settled, False)]
     if not args.no_bf16:
