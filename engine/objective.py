@@ -113,8 +113,7 @@ def _group_loss(pipe: JointPipeline, batch: dict[str, torch.Tensor], t_video: to
     noised, target, mask = noise_streams(clean, times, generator)
     features = None
     if pipe.cfg.model.xfeat_features:       # the model keeps the clean frames' only
-        rows = torch.arange(batch["video"].shape[0], device=batch["video"].device)[:, None]
-        cond_frames = batch["video"].permute(0, 2, 1, 3, 4)[rows, batch["cond_idx"]]     # (B, M, 3, H, W)
+        cond_frames = JointPipeline.slot_frames(batch["video"], batch["cond_idx"])
         clip_given = bool((times["video"] >= 1).any())       # else no clip's descriptors would be used
         features = pipe.features(video=batch["video"] if clip_given else None, cond_frames=cond_frames)
     pred = pipe.model(noised, times, cond_pos=cond_pos, features=features)

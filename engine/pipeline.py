@@ -118,6 +118,12 @@ class JointPipeline(nn.Module):
             out["cond_video"] = f
         return out
 
+    @staticmethod
+    def slot_frames(video: torch.Tensor, cond_idx: torch.Tensor) -> torch.Tensor:
+        """The frames of the conditioning slots: (B, 3, T, H, W), (B, M) -> (B, M, 3, H, W)."""
+        b = torch.arange(video.shape[0], device=video.device)[:, None]
+        return video.permute(0, 2, 1, 3, 4)[b, cond_idx]
+
     def clean_streams(self, video: torch.Tensor, rays: torch.Tensor,
                       cond_idx: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Clean latents of every stream for a batch of clips.
@@ -130,7 +136,7 @@ class JointPipeline(nn.Module):
             streams {"video", "rays", "cond_video", "cond_rays"} and cond_pos (B, M).
         """
         b = torch.arange(video.shape[0], device=video.device)[:, None]
-        cond_frames = video.permute(0, 2, 1, 3, 4)[b, cond_idx]             # (B, M, 3, H, W)
+        cond_frames = self.slot_frames(video, cond_idx)                     # (B, M, 3, H, W)
         cond_rays = rays[b, cond_idx]                                       # (B, M, Cray, Hr, Wr)
         streams = {"video": self.encode_video(video), "rays": self.encode_rays(rays),
                    "cond_video": self.encode_frames(cond_frames), "cond_rays": self.encode_ray_frames(cond_rays)}
