@@ -60,8 +60,8 @@ from .state import has_training_state, load_training_state, read_state_doc, save
 
 # Model switches that change what the network computes but no tensor: an init checkpoint may differ in them.
 TENSOR_FREE_SWITCHES = {"video_residual"}
-# Switches whose tensors start at zero (the model's output is unchanged): an init checkpoint without them
-# is loaded with those tensors left at their init.
+# Switches that add an input layer (tensor-name prefix): one may be switched on for an init checkpoint
+# without it; the layer is then zeroed, so the loaded model's output is unchanged at step 0.
 ADDED_INPUT_SWITCHES = {"xfeat_features": "video_io.feature_embedding."}
 
 RUN_CONFIG = "run_config.json"
