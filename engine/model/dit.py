@@ -63,7 +63,7 @@ class StreamIO(nn.Module):
     """One modality's entry and exit: patch embedding, time/text embedding, modality embedding, head."""
 
     def __init__(self, cfg: ModelConfig, in_channels: int, patch: tuple[int, int, int], *, mlp_embed: bool = False,
-                 difference: bool = False, feature_channels: int = 0):
+                 difference: bool = False, feature_channels: int = 0, guide_channels: int = 0):
         super().__init__()
         d = cfg.dim
         self.patch = patch
@@ -85,22 +85,29 @@ class StreamIO(nn.Module):
         if feature_channels:
             # Frozen image descriptors of clean frames (ModelConfig.xfeat_features).
             self.feature_embedding = nn.Conv3d(feature_channels, d, kernel_size=patch, stride=patch)
+        if guide_channels:
+            # The reference frame warped into the target cameras, and its mask (ModelConfig.warped_reference).
+            self.guide_embedding = nn.Conv3d(guide_channels, d, kernel_size=patch, stride=patch)
         self.norm_out = FP32LayerNorm(d, cfg.eps, elementwise_affine=False)
         self.proj_out = nn.Linear(d, in_channels * math.prod(patch))
         self.scale_shift_table = nn.Parameter(torch.randn(1, 2, d) / d**0.5)
 
     def embed(self, target: torch.Tensor, cond: torch.Tensor | None, *,
               reference: torch.Tensor | None = None,
-              features: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, tuple[int, int, int]]:
+              features: dict[str, torch.Tensor] | None = None,
+              guide: torch.Tensor | None = None) -> tuple[torch.Tensor, tuple[int, int, int]]:
         """target (B, C, F, h, w), cond (B, M, C, h, w) -> tokens (B, L, D) and the target token grid.
         ``reference`` (B, C, h, w): with a difference embedding, every latent also enters as z - reference.
         ``features``: with a feature embedding, "video" (B, Cf, F, h, w) and "cond_video" (B, M, Cf, h, w)
-        are added to the target's and the slots' tokens."""
+        are added to the target's and the slots' tokens. ``guide`` (B, Cg, F, h, w): with a guide
+        embedding, added to the target's tokens."""
         x = self.patch_embedding(target)                                  # (B, D, F', h', w')
         if reference is not None:
             x = x + self.difference_embedding(target - reference.unsqueeze(2))
         if features is not None:
             x = x + self.feature_embedding(features["video"].to(x.dtype))
+        if guide is not None:
+            x = x + self.guide_embedding(guide.to(x.dtype))
         grid = tuple(x.shape[2:])
         tokens = [x.flatten(2).transpose(1, 2)]
         if cond is not None and cond.shape[1] > 0:
@@ -152,8 +159,10 @@ class JointDiT(nn.Module):
         self.ray_patch = (pt, ph // ds, pw // ds)
         # XFeat descriptors of every frame a latent frame covers (engine.model.xfeat).
         self.feature_channels = XFEAT_DIM * temporal_factor if cfg.xfeat_features else 0
+        # The warped reference frame and its mask, each one latent video (engine.pipeline.reference_warp).
+        self.guide_channels = 2 * cfg.latent_channels if cfg.warped_reference else 0
         self.video_io = StreamIO(cfg, cfg.latent_channels, cfg.patch_size, difference=cfg.frame_difference,
-                                 feature_channels=self.feature_channels)
+                                 feature_channels=self.feature_channels, guide_channels=self.guide_channels)
         self.ray_io = StreamIO(cfg, ray_channels or cfg.latent_channels, self.ray_patch,
                                mlp_embed=cfg.camera_encoding == "plucker")
         self.blocks = nn.ModuleList([JointBlock(cfg) for _ in range(cfg.num_layers)])
@@ -240,6 +249,18 @@ class JointDiT(nn.Module):
             out["cond_video"] = fc * (t_c.reshape(B, M) >= 1).to(fc.dtype).reshape(B, M, 1, 1, 1)
         return out
 
+    def _given_guide(self, guide: torch.Tensor | None, video: torch.Tensor,
+                     times: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The warped-reference guide where the cameras are given (rays clean), zeros elsewhere: with noised
+        rays the target cameras are unknown, and a guide would hand the model their answer."""
+        if not self.guide_channels:
+            return None
+        B, _, F_, h, w = video.shape
+        if guide is None or "rays" not in times:
+            return video.new_zeros(B, self.guide_channels, F_, h, w)
+        given = (times["rays"].reshape(-1) >= 1).to(guide.dtype).reshape(-1, 1, 1, 1, 1)
+        return guide * given
+
     @staticmethod
     def _segment_times(t_target: torch.Tensor, t_cond: torch.Tensor | None) -> torch.Tensor:
         """(B, 1 + M) times: tokens of one segment (the target grid, or one slot) share a time."""
@@ -258,7 +279,8 @@ class JointDiT(nn.Module):
     def forward(self, streams: dict[str, torch.Tensor], times: dict[str, torch.Tensor], *,
                 cond_pos: torch.Tensor | None = None, context: torch.Tensor | None = None,
                 self_mask: torch.Tensor | None = None,
-                features: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+                features: dict[str, torch.Tensor] | None = None,
+                guide: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Velocities for every stream given (see module docstring for shapes).
 
         Args:
@@ -283,7 +305,8 @@ class JointDiT(nn.Module):
                                  "(the reference frame)")
             reference = cond_video[:, 0]
         x_v, grid = self.video_io.embed(video, cond_video, reference=reference if self.cfg.frame_difference else None,
-                                        features=self._clean_features(features, video, cond_video, times))
+                                        features=self._clean_features(features, video, cond_video, times),
+                                        guide=self._given_guide(guide, video, times))
         n_target = grid[0] * grid[1] * grid[2]
         per_slot = grid[1] * grid[2]
         rope = rope_tables(self.token_positions(grid, cond_pos if M else None).to(video.device),

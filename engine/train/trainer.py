@@ -62,7 +62,8 @@ from .state import has_training_state, load_training_state, read_state_doc, save
 TENSOR_FREE_SWITCHES = {"video_residual"}
 # Switches that add an input layer (tensor-name prefix): one may be switched on for an init checkpoint
 # without it; the layer is then zeroed, so the loaded model's output is unchanged at step 0.
-ADDED_INPUT_SWITCHES = {"xfeat_features": "video_io.feature_embedding."}
+ADDED_INPUT_SWITCHES = {"xfeat_features": "video_io.feature_embedding.",
+                        "warped_reference": "video_io.guide_embedding."}
 
 RUN_CONFIG = "run_config.json"
 CURVES_CSV = "curves.csv"
@@ -139,6 +140,10 @@ class _TrainView:
     def features(self, **frames: torch.Tensor) -> dict[str, torch.Tensor] | None:
         with torch.no_grad():
             return self._pipe.features(**frames)
+
+    def reference_warp(self, *args: torch.Tensor) -> torch.Tensor | None:
+        with torch.no_grad():
+            return self._pipe.reference_warp(*args)
 
 
 class _Weights:

@@ -1,0 +1,162 @@
+"""The reference frame warped into the target cameras (geometry.infinite_depth_warp) as a guide for
+camera-controlled generation (ModelConfig.warped_reference), and the same warp as a classical baseline
+(engine.baselines.warp)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from engine.baselines.warp import warp_first_frame
+from engine.config import ModelConfig, preset
+from engine.model import JointDiT
+from engine.objective import training_loss
+from engine.pipeline import JointPipeline
+from geometry import Cameras, axis_angle_to_matrix, camera_ray_bundle, infinite_depth_warp, make_pose
+
+SMALL = dict(dim=32, num_heads=2, num_layers=1, ffn_dim=64)
+H = W = 48
+K = torch.tensor([[40.0, 0, 24], [0, 40, 24], [0, 0, 1]], dtype=torch.float64)
+
+
+def _sky(c2w: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """The image (3, H, W) of a scene at infinity: a smooth function of each pixel's world direction."""
+    d = camera_ray_bundle(K, H, W) @ c2w[:3, :3].T
+    return torch.stack([torch.sin(3 * d[..., 0]), torch.cos(2 * d[..., 1]), d[..., 2]], 0)
+
+
+def _pose(axis_angle, centre=(0.0, 0.0, 0.0)) -> torch.Tensor:
+    return make_pose(axis_angle_to_matrix(torch.tensor(axis_angle, dtype=torch.float64)),
+                     torch.tensor(centre, dtype=torch.float64))
+
+
+def _interior(valid: torch.Tensor, margin: int = 2) -> torch.Tensor:
+    """Valid pixels at least ``margin`` pixels from an invalid one (bilinear sampling is exact only inside)."""
+    return -torch.nn.functional.max_pool2d(-valid, 2 * margin + 1, 1, margin) > 0
+
+
+def test_the_warp_shows_a_scene_at_infinity_as_each_camera_sees_it():
+    src = _pose([0.0, 0.0, 0.0])
+    # Turned cameras, one also moved and zoomed: at infinity only the rotation and intrinsics matter.
+    dst = torch.stack([_pose([0.0, 0.12, 0.0]), _pose([0.06, -0.08, 0.04], (0.4, -0.1, 0.3)), src])
+    K_dst = torch.stack([K, K * torch.tensor([[1.25, 1, 1], [1, 1.25, 1], [1, 1, 1]], dtype=torch.float64), K])
+    warped, valid = infinite_depth_warp(_sky(src, K), K, src, K_dst, dst)
+    assert warped.shape == (3, 3, H, W) and valid.shape == (3, 1, H, W)
+    assert torch.equal(warped[2], _sky(src, K)) or torch.allclose(warped[2], _sky(src, K), atol=1e-12)
+    for i in range(3):
+        inside = _interior(valid[i:i + 1])[0, 0]
+        err = (warped[i] - _sky(dst[i], K_dst[i])).abs()[:, inside]
+        assert float(err.max()) < 0.02, i                                 # bilinear error of a smooth image
+    # Turning right (+y yaw) brings unseen sky in on the right: those pixels are marked and zero.
+    assert float(valid[0, 0, :, -3:].mean()) == 0 and float(valid[0, 0, :, :3].mean()) == 1
+    assert not warped[0][:, valid[0, 0] == 0].any()
+    # Looking backwards, nothing is seen.
+    _, behind = infinite_depth_warp(_sky(src, K), K, src, K[None], _pose([0.0, np.pi, 0.0])[None])
+    assert not behind.any()
+
+
+def test_the_warp_batches_and_names_bad_shapes():
+    src, dst = _pose([0.0, 0.0, 0.0]), torch.stack([_pose([0.0, 0.1, 0.0]), _pose([0.1, 0.0, 0.0])])
+    one, _ = infinite_depth_warp(_sky(src, K), K, src, K.expand(2, 3, 3), dst)
+    many, _ = infinite_depth_warp(_sky(src, K).expand(4, 3, H, W), K, src, K.expand(4, 2, 3, 3), dst.expand(4, 2, 4, 4))
+    assert many.shape == (4, 2, 3, H, W) and torch.allclose(many[3], one)
+    with pytest.raises(ValueError, match="K_dst"):
+        infinite_depth_warp(_sky(src, K), K, src, K, dst)
+
+
+def test_the_classical_baseline_copies_frame_zero_where_it_sees_nothing():
+    cams = Cameras(torch.stack([_pose([0.0, 0.0, 0.0]), _pose([0.0, 0.15, 0.0])]), K.expand(2, 3, 3), W, H)
+    first = ((_sky(cams.c2w[0], K).permute(1, 2, 0) + 1) * 127.5).round().to(torch.uint8).numpy()
+    out = warp_first_frame(first, cams)
+    assert out.shape == (2, H, W, 3) and out.dtype == np.uint8
+    assert np.array_equal(out[0], first)
+    truth = ((_sky(cams.c2w[1], K).permute(1, 2, 0) + 1) * 127.5).numpy()
+    assert np.abs(out[1, :, :20].astype(float) - truth[:, :20]).mean() < 2.0          # seen: the turned view
+    assert np.array_equal(out[1, :, -2:], first[:, -2:])                                # unseen: frame 0's pixels
+    with pytest.raises(ValueError, match="uint8"):
+        warp_first_frame(first.astype(np.float32), cams)
+
+
+def _batch(B: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
+    from engine.data import ProceduralClips
+    from engine.train.data import collate_examples
+
+    src = ProceduralClips(preset("tiny").clip, seed=seed, supersample=1)
+    return collate_examples([src.example(i) for i in range(B)])
+
+
+def test_the_guide_enters_only_where_the_cameras_are_given():
+    torch.manual_seed(0)
+    model = JointDiT(ModelConfig(**SMALL, frame_difference=True, warped_reference=True))
+    with torch.no_grad():                        # as after training: no zero layers left
+        for p in model.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    streams = {"video": torch.randn(2, 192, 3, 8, 8), "cond_video": torch.randn(2, 1, 192, 8, 8),
+               "rays": torch.randn(2, 192, 3, 8, 8), "cond_rays": torch.randn(2, 1, 192, 8, 8)}
+    guide, other = torch.randn(2, 384, 3, 8, 8), torch.randn(2, 384, 3, 8, 8)
+    kw = dict(cond_pos=torch.zeros(2, 1))
+    camera = {"video": torch.full((2,), 0.3), "cond_video": torch.ones(2, 1), "rays": torch.ones(2),
+              "cond_rays": torch.ones(2, 1)}
+    assert not torch.allclose(model(streams, camera, guide=guide, **kw)["video"],
+                              model(streams, camera, guide=other, **kw)["video"])
+    # Rays noised (joint generation, pose estimation): the cameras are unknown, the guide is ignored.
+    for t_video in (0.3, 1.0):
+        joint = {"video": torch.full((2,), t_video), "cond_video": torch.ones(2, 1), "rays": torch.full((2,), 0.4),
+                 "cond_rays": torch.full((2, 1), 0.4)}
+        a = model(streams, joint, guide=guide, **kw)
+        b = model(streams, joint, guide=None, **kw)
+        assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_the_training_batch_and_the_generation_task_warp_the_reference_into_the_clips_cameras():
+    from engine.tasks import generate_events, generate_joint_events
+    from geometry import canonicalize
+
+    base = preset("tiny")
+    cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, **SMALL, warped_reference=True),
+                              flow=dataclasses.replace(base.flow, p_video_clean=0.0, p_ray_clean=1.0,
+                                                       pose_only_steps=0, mix_anneal_steps=0))
+    torch.manual_seed(0)
+    pipe = JointPipeline(cfg)
+    seen = []
+    original = pipe.model.forward
+
+    def spy(streams, times, **kw):
+        seen.append(kw.get("guide"))
+        return original(streams, times, **kw)
+
+    pipe.model.forward = spy
+    batch = _batch(2)
+    with torch.no_grad():                        # as a trained model (the heads start at zero)
+        for p in pipe.model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    loss, _ = training_loss(pipe, batch, generator=torch.Generator().manual_seed(0), step=0)
+    loss.backward()
+    assert float(pipe.model.video_io.guide_embedding.weight.grad.abs().sum()) > 0
+    ref = batch["cond_idx"][:, 0]
+    b = torch.arange(2)
+    warped, valid = infinite_depth_warp(batch["video"][b, :, ref], batch["K"][b, ref], batch["c2w"][b, ref],
+                                        batch["K"], batch["c2w"])
+    expected = pipe.encode_video(warped.transpose(1, 2))
+    assert torch.allclose(seen[-1][:, :192], expected, atol=1e-5)
+    assert torch.allclose(seen[-1][:, 192:], pipe.encode_video((2 * valid - 1).expand_as(warped).transpose(1, 2)))
+
+    # Generation from a photo along a path: the photo warped into the path's cameras (canonical to it).
+    clip = batch["video"][0].transpose(0, 1)                               # (9, 3, 32, 32)
+    c2w = torch.eye(4, dtype=torch.float64).repeat(9, 1, 1)
+    c2w[:, :3, :3] = axis_angle_to_matrix(torch.stack([torch.zeros(9), torch.linspace(0, 0.3, 9),
+                                                       torch.zeros(9)], -1).double())
+    c2w[:, 0, 3] = 2.0                                                     # anywhere: canonicalised first
+    cams = Cameras(c2w, batch["K"][0].double(), 32, 32)
+    with torch.no_grad():
+        list(generate_events(pipe, clip[:1], cams, [0], steps=1))
+    canon = canonicalize(c2w, 0).float()
+    warped, _ = infinite_depth_warp(clip[0], batch["K"][0, 0], canon[0], batch["K"][0], canon)
+    assert torch.allclose(seen[-1][0, :192], pipe.encode_video(warped.transpose(0, 1)[None])[0], atol=1e-5)
+    # Joint generation: the cameras are what is generated, so there is nothing to warp into.
+    with torch.no_grad():
+        list(generate_joint_events(pipe, clip[:1], 9, [0], video_steps=1, ray_steps=1))
+    assert seen[-1] is None
