@@ -55,7 +55,7 @@ def test_harness_writes_report_tables_and_plots(eng, clips, tmp_path):
                                                         ("two-view", "-")]
     assert float(rows[4]["ATE_rel"]) == pytest.approx(1.0, abs=1e-12)   # identity: all-zero translation = 1
     assert all(0 <= float(r["mRRA@30"]) <= 1 and np.isfinite(float(r["ATE"])) for r in rows)
-    assert {"psnr", "psnr_other_path", "psnr_copy_first", "ssim", "adherence_rot_err_deg",
+    assert {"psnr", "psnr_other_path", "psnr_copy_first", "psnr_warp_first", "ssim", "adherence_rot_err_deg",
             "adherence_ATE"} <= set(_header(tmp_path / "generation.csv"))
     with open(tmp_path / "generation.csv") as f:
         gen_rows = [r for r in csv.DictReader(f) if r["clip"] in {c.id for c in clips}]

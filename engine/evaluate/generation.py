@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from engine.baselines.warp import warp_first_frame
 from engine.image_metrics import frame_metrics
 from geometry.metrics import pose_metrics
 
 from .cycle_metrics import generated_frame_quality
 
-COLUMNS = ("clip", "style", "psnr", "psnr_other_path", "psnr_copy_first", "ssim", "adherence_rot_err_deg",
+COLUMNS = ("clip", "style", "psnr", "psnr_other_path", "psnr_copy_first", "psnr_warp_first", "ssim", "adherence_rot_err_deg",
            "adherence_trans_err_deg", "adherence_RRA@30", "adherence_ATE", "sec_per_clip")
 
 
@@ -27,7 +28,9 @@ def evaluate_generation(engine, clips, *, video_steps: int | None = None, pose_s
 
     Beside the PSNR along the clip's own path, two answers that cannot follow the camera: the same first
     frame along the *next* clip's path (``psnr_other_path``; NaN with one clip) and the first frame
-    repeated (``psnr_copy_first``). A model that follows the camera beats both."""
+    repeated (``psnr_copy_first``). A model that follows the camera beats both. And the classical answer:
+    the first frame warped into each camera with the scene at infinity (``psnr_warp_first``,
+    ``engine.baselines.warp``), which a model must beat to add more than that homography."""
     rows = []
     for n, clip in enumerate(clips):
         t0 = time.perf_counter()
@@ -46,8 +49,10 @@ def evaluate_generation(engine, clips, *, video_steps: int | None = None, pose_s
             psnr_other = generated_frame_quality(o["psnr"], o["ssim"], source_frames=[0])[0]
         c = frame_metrics(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames)
         psnr_copy = generated_frame_quality(c["psnr"], c["ssim"], source_frames=[0])[0]
+        w = frame_metrics(warp_first_frame(clip.frames[0], clip.cameras), clip.frames)
+        psnr_warp = generated_frame_quality(w["psnr"], w["ssim"], source_frames=[0])[0]
         rows.append({"clip": clip.id, "style": clip.label, "psnr": psnr, "psnr_other_path": psnr_other,
-                     "psnr_copy_first": psnr_copy, "ssim": ssim,
+                     "psnr_copy_first": psnr_copy, "psnr_warp_first": psnr_warp, "ssim": ssim,
                      "adherence_rot_err_deg": m["mean_rot_err_deg"],
                      "adherence_trans_err_deg": m["mean_trans_err_deg"], "adherence_RRA@30": m["RRA@30"],
                      "adherence_ATE": m["ATE"], "sec_per_clip": seconds})
