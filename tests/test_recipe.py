@@ -216,3 +216,26 @@ def test_translation_direction_spread_sees_a_collapsed_translation():
     assert translation_direction_spread_deg(truths) == pytest.approx(90.0)
     same = [_trajectory(0, torch.tensor([0, 0, 1.0], dtype=torch.float64)).c2w] * 3
     assert translation_direction_spread_deg(same) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_camera_use_is_zero_for_a_denoiser_that_cannot_see_the_rays_and_not_for_one_that_can():
+    from engine import Engine
+    from engine.evaluate.benchmarks import procedural_clips
+    from engine.evaluate.camera_use import camera_use
+
+    torch.manual_seed(0)
+    pipe = JointPipeline(_cfg())
+    with torch.no_grad():                        # as after training: no zero layers left
+        for p in pipe.model.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    eng = Engine(pipe, device=torch.device("cpu"), dtype=torch.float32, source="test")
+    clips = procedural_clips(pipe.cfg.clip, 2)
+    seeing = camera_use(eng, clips, times=(0.0,))["by_time"]["t=0"]
+    assert abs(seeing["own_minus_other_db"]) > 1e-3
+    assert seeing["psnr_warp_first"] > 0 and seeing["psnr_copy_first"] > 0
+    with torch.no_grad():                        # DSCA closed: the video stream no longer reads the rays
+        for block in pipe.model.blocks:
+            block.video.cross.to_out[0].weight.zero_()
+            block.video.cross.to_out[0].bias.zero_()
+    blind = camera_use(eng, clips, times=(0.0,))["by_time"]["t=0"]
+    assert blind["own_minus_other_db"] == 0.0 and blind["psnr_own"] == blind["psnr_other"]
