@@ -215,7 +215,14 @@ def test_generation_streams_frames_into_the_page(studio_page, shot, tmp_path):
     # The refused file stays in the box (the message says why); a photo dropped next is taken, once, even
     # while the refused one may still be handled.
     upload(page, "photo-upload", str(photo))
-    wait_for(lambda: "photo.png" in page.locator("#photo-upload").inner_text(), what="the photo in the upload box")
+    # The box lays a file name out as two pieces (stem, extension) that innerText puts on separate lines once
+    # the upload has finished ("photo\n.png"); the name as one string shows only while it uploads.
+    try:
+        wait_for(lambda: "photo.png" in "".join(page.locator("#photo-upload").inner_text().split()),
+                 what="the photo in the upload box")
+    except AssertionError as e:
+        raise AssertionError(f"{e}: the box shows {page.locator('#photo-upload').inner_text()!r}, the session has "
+                             f"{len(live.session.photos)} photo(s), the notice is {notice(page)!r}") from e
     text = wait_notice(page, "1 photo(s) ready: photo.png")    # and the old error is gone with it
     assert "✖" not in text
     set_slider(page, "gen-steps", 8)
