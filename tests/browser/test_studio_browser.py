@@ -215,8 +215,8 @@ def test_generation_streams_frames_into_the_page(studio_page, shot, tmp_path):
     # The refused file stays in the box (the message says why); a photo dropped next is taken, once, even
     # while the refused one may still be handled.
     upload(page, "photo-upload", str(photo))
-    # The box lays a file name out as two pieces (stem, extension) that innerText puts on separate lines once
-    # the upload has finished ("photo\n.png"); the name as one string shows only while it uploads.
+    # The box lays a file name out as two pieces (stem, extension) that innerText may put on separate lines
+    # ("photo\n.png", seen under load with the photo taken and the page correct), so whitespace is ignored.
     try:
         wait_for(lambda: "photo.png" in "".join(page.locator("#photo-upload").inner_text().split()),
                  what="the photo in the upload box")
