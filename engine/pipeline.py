@@ -129,15 +129,17 @@ class JointPipeline(nn.Module):
         the model takes none.
 
         reference: (B, 3, H, W) in [-1, 1]; K_ref (B, 3, 3), c2w_ref (B, 4, 4) its camera; K (B, T, 3, 3),
-        c2w (B, T, 4, 4) the clip's cameras (model-grid pixels). Returns (B, 2 C, F, h, w): the warped
-        frames' latents (0, mid-grey, where the reference does not see), then the mask's (1 seen, -1 not).
+        c2w (B, T, 4, 4) the clip's cameras (model-grid pixels). Returns (B, 2 C, F, h, w): the latents of the
+        warped frames, with the reference's own pixels where it does not see (the classical answer,
+        ``engine.baselines.warp``), then the mask's (1 warped, -1 copied).
         """
         if not self.cfg.model.warped_reference:
             return None
         warped, valid = infinite_depth_warp(reference.float(), K_ref.float(), c2w_ref.float(), K.float(),
                                             c2w.float())                     # (B, T, 3, H, W), (B, T, 1, H, W)
+        filled = warped + (1 - valid) * reference.float().unsqueeze(1)
         mask = (2 * valid - 1).expand_as(warped)
-        z = self.encode_video(torch.cat([warped, mask]).transpose(1, 2).to(reference.dtype))
+        z = self.encode_video(torch.cat([filled, mask]).transpose(1, 2).to(reference.dtype))
         return torch.cat(z.chunk(2), 1)
 
     @staticmethod

@@ -111,6 +111,21 @@ def test_the_guide_enters_only_where_the_cameras_are_given():
         assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
+def test_a_residual_video_head_starts_from_the_warped_reference_where_the_cameras_are_given():
+    torch.manual_seed(0)
+    model = JointDiT(ModelConfig(**SMALL, frame_difference=True, video_residual=True, warped_reference=True))
+    streams = {"video": torch.randn(2, 192, 3, 8, 8), "cond_video": torch.randn(2, 1, 192, 8, 8),
+               "rays": torch.randn(2, 192, 3, 8, 8), "cond_rays": torch.randn(2, 1, 192, 8, 8)}
+    guide = torch.randn(2, 384, 3, 8, 8)
+    # Example 0 is camera-controlled (rays clean), example 1 joint (rays noised).
+    times = {"video": torch.full((2,), 0.3), "cond_video": torch.ones(2, 1), "rays": torch.tensor([1.0, 0.4]),
+             "cond_rays": torch.tensor([[1.0], [0.4]])}
+    v = model(streams, times, cond_pos=torch.zeros(2, 1), guide=guide)["video"]
+    x = streams["video"] + (1 - 0.3) * v                                 # the predicted clean latent
+    assert torch.allclose(x[0], guide[0, :192], atol=1e-5)              # the warped reference: the zero output
+    assert torch.allclose(x[1], streams["cond_video"][1, 0, :, None].expand(-1, 3, -1, -1), atol=1e-5)
+
+
 def test_the_training_batch_and_the_generation_task_warp_the_reference_into_the_clips_cameras():
     from engine.tasks import generate_events, generate_joint_events
     from geometry import canonicalize
@@ -138,9 +153,10 @@ def test_the_training_batch_and_the_generation_task_warp_the_reference_into_the_
     assert float(pipe.model.video_io.guide_embedding.weight.grad.abs().sum()) > 0
     ref = batch["cond_idx"][:, 0]
     b = torch.arange(2)
-    warped, valid = infinite_depth_warp(batch["video"][b, :, ref], batch["K"][b, ref], batch["c2w"][b, ref],
-                                        batch["K"], batch["c2w"])
-    expected = pipe.encode_video(warped.transpose(1, 2))
+    reference = batch["video"][b, :, ref]
+    warped, valid = infinite_depth_warp(reference, batch["K"][b, ref], batch["c2w"][b, ref], batch["K"], batch["c2w"])
+    assert 0 < float(valid.mean()) < 1                                   # some pixels warped, some not
+    expected = pipe.encode_video((warped + (1 - valid) * reference[:, None]).transpose(1, 2))   # the classical answer
     assert torch.allclose(seen[-1][:, :192], expected, atol=1e-5)
     assert torch.allclose(seen[-1][:, 192:], pipe.encode_video((2 * valid - 1).expand_as(warped).transpose(1, 2)))
 
@@ -154,8 +170,9 @@ def test_the_training_batch_and_the_generation_task_warp_the_reference_into_the_
     with torch.no_grad():
         list(generate_events(pipe, clip[:1], cams, [0], steps=1))
     canon = canonicalize(c2w, 0).float()
-    warped, _ = infinite_depth_warp(clip[0], batch["K"][0, 0], canon[0], batch["K"][0], canon)
-    assert torch.allclose(seen[-1][0, :192], pipe.encode_video(warped.transpose(0, 1)[None])[0], atol=1e-5)
+    warped, valid = infinite_depth_warp(clip[0], batch["K"][0, 0], canon[0], batch["K"][0], canon)
+    filled = warped + (1 - valid) * clip[0]
+    assert torch.allclose(seen[-1][0, :192], pipe.encode_video(filled.transpose(0, 1)[None])[0], atol=1e-5)
     # Joint generation: the cameras are what is generated, so there is nothing to warp into.
     with torch.no_grad():
         list(generate_joint_events(pipe, clip[:1], 9, [0], video_steps=1, ray_steps=1))

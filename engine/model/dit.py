@@ -261,6 +261,16 @@ class JointDiT(nn.Module):
         given = (times["rays"].reshape(-1) >= 1).to(guide.dtype).reshape(-1, 1, 1, 1, 1)
         return guide * given
 
+    def _residual_base(self, reference: torch.Tensor, guide: torch.Tensor | None,
+                       times: dict[str, torch.Tensor]) -> torch.Tensor:
+        """What ``video_residual`` adds to the head's output, (B, C, 1 or F, h, w): the reference latent; with a
+        warped-reference guide, where the cameras are given, the reference warped into each target camera."""
+        base = reference.unsqueeze(2)
+        if guide is None or not self.guide_channels or "rays" not in times:
+            return base
+        given = (times["rays"].reshape(-1) >= 1).reshape(-1, 1, 1, 1, 1)
+        return torch.where(given, guide[:, :reference.shape[1]].to(base.dtype), base)
+
     @staticmethod
     def _segment_times(t_target: torch.Tensor, t_cond: torch.Tensor | None) -> torch.Tensor:
         """(B, 1 + M) times: tokens of one segment (the target grid, or one slot) share a time."""
@@ -355,7 +365,7 @@ class JointDiT(nn.Module):
             if cr is not None:
                 out["cond_rays"] = cr
         if self.cfg.video_residual:
-            out["video"] = out["video"] + reference.unsqueeze(2).to(out["video"].dtype)
+            out["video"] = out["video"] + self._residual_base(reference, guide, times).to(out["video"].dtype)
         if self.cfg.prediction == "data":
             out = {name: data_to_velocity(x, streams[name], times[name]) for name, x in out.items()}
         return out
