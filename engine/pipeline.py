@@ -135,10 +135,9 @@ class JointPipeline(nn.Module):
         """
         if not self.cfg.model.warped_reference:
             return None
-        warped, valid = infinite_depth_warp(reference.float(), K_ref.float(), c2w_ref.float(), K.float(),
-                                            c2w.float())                     # (B, T, 3, H, W), (B, T, 1, H, W)
-        filled = warped + (1 - valid) * reference.float().unsqueeze(1)
-        mask = (2 * valid - 1).expand_as(warped)
+        filled, valid = infinite_depth_warp(reference.float(), K_ref.float(), c2w_ref.float(), K.float(),
+                                            c2w.float(), unseen="source")  # (B, T, 3, H, W), (B, T, 1, H, W)
+        mask = (2 * valid - 1).expand_as(filled)
         z = self.encode_video(torch.cat([filled, mask]).transpose(1, 2).to(reference.dtype))
         return torch.cat(z.chunk(2), 1)
 

@@ -9,6 +9,8 @@ the source camera or outside its image are marked invalid.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 
@@ -17,16 +19,21 @@ from .validation import check_shape
 
 
 def infinite_depth_warp(image: torch.Tensor, K_src: torch.Tensor, c2w_src: torch.Tensor,
-                        K_dst: torch.Tensor, c2w_dst: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                        K_dst: torch.Tensor, c2w_dst: torch.Tensor, *,
+                        unseen: Literal["zero", "source"] = "zero") -> tuple[torch.Tensor, torch.Tensor]:
     """The source image as each target camera would see it with the scene at infinity.
 
     Args:
         image: (..., C, H, W) source image (any values; bilinear resampling).
         K_src: (..., 3, 3) source intrinsics on the H x W grid; c2w_src: (..., 4, 4).
         K_dst: (..., N, 3, 3) target intrinsics on the same grid; c2w_dst: (..., N, 4, 4).
+        unseen: what invalid pixels show: ``"zero"``, or ``"source"``, the source image's own pixel there (the
+            classical fill: where the source cannot say, assume nothing moved).
     Returns:
-        warped (..., N, C, H, W) (0 where invalid) and valid (..., N, 1, H, W) in {0, 1}, image's dtype.
+        warped (..., N, C, H, W) and valid (..., N, 1, H, W) in {0, 1}, image's dtype.
     """
+    if unseen not in ("zero", "source"):
+        raise ValueError(f"unseen must be 'zero' or 'source', got {unseen!r}")
     check_shape(image, (None, None, None), "image")
     check_shape(K_src, (3, 3), "K_src")
     check_shape(c2w_src, (4, 4), "c2w_src")
@@ -56,4 +63,7 @@ def infinite_depth_warp(image: torch.Tensor, K_src: torch.Tensor, c2w_src: torch
     flat_grid = grid.expand(*lead, N, H, W, 2).reshape(-1, H, W, 2)
     warped = F.grid_sample(flat_src, flat_grid, mode="bilinear", padding_mode="border", align_corners=False)
     valid_f = valid.expand(*lead, N, H, W).to(image.dtype).reshape(*lead, N, 1, H, W)
-    return warped.reshape(*lead, N, C, H, W) * valid_f, valid_f
+    warped = warped.reshape(*lead, N, C, H, W) * valid_f
+    if unseen == "source":
+        warped = warped + (1 - valid_f) * src
+    return warped, valid_f

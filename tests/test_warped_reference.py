@@ -65,6 +65,10 @@ def test_the_warp_batches_and_names_bad_shapes():
     assert many.shape == (4, 2, 3, H, W) and torch.allclose(many[3], one)
     with pytest.raises(ValueError, match="K_dst"):
         infinite_depth_warp(_sky(src, K), K, src, K, dst)
+    kept, valid = infinite_depth_warp(_sky(src, K), K, src, K.expand(2, 3, 3), dst, unseen="source")
+    assert torch.equal(kept * valid, one * valid) and torch.equal(kept * (1 - valid), _sky(src, K) * (1 - valid))
+    with pytest.raises(ValueError, match="unseen"):
+        infinite_depth_warp(_sky(src, K), K, src, K.expand(2, 3, 3), dst, unseen="mirror")
 
 
 def test_the_classical_baseline_copies_frame_zero_where_it_sees_nothing():

@@ -24,6 +24,5 @@ def warp_first_frame(first: np.ndarray, cameras: Cameras) -> np.ndarray:
     image = torch.from_numpy(first).permute(2, 0, 1).double()                  # (3, H, W)
     c2w = canonicalize(cameras.c2w.double(), 0)
     K = cameras.K.double()
-    warped, valid = infinite_depth_warp(image, K[0], c2w[0], K, c2w)            # (T, 3, H, W), (T, 1, H, W)
-    out = warped + (1 - valid) * image
+    out, _ = infinite_depth_warp(image, K[0], c2w[0], K, c2w, unseen="source")   # (T, 3, H, W)
     return out.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
