@@ -16,7 +16,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from geometry import infinite_depth_warp
+from geometry import Cameras, canonicalize, infinite_depth_warp
 
 from .camera_codec import ray_images_to_videos, videos_to_ray_images
 from .config import EngineConfig
@@ -140,6 +140,15 @@ class JointPipeline(nn.Module):
         mask = (2 * valid - 1).expand_as(filled)
         z = self.encode_video(torch.cat([filled, mask]).transpose(1, 2).to(reference.dtype))
         return torch.cat(z.chunk(2), 1)
+
+    def reference_warp_along(self, reference: torch.Tensor, cameras: Cameras, ref: int) -> torch.Tensor | None:
+        """``reference_warp`` of one image (3, H, W), the view of ``cameras[ref]``, into the cameras (T,) of a
+        path on the model grid: (1, 2 C, F, h, w), or None when the model takes no guide."""
+        if not self.cfg.model.warped_reference:
+            return None
+        c2w = canonicalize(cameras.c2w.to(torch.float64), ref).to(reference)[None]
+        K = cameras.K.to(reference)[None]
+        return self.reference_warp(reference[None], K[:, ref], c2w[:, ref], K, c2w)
 
     @staticmethod
     def slot_frames(video: torch.Tensor, cond_idx: torch.Tensor) -> torch.Tensor:

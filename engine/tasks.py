@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from geometry import Cameras, canonicalize
+from geometry import Cameras
 
 from .camera_codec import decode_cameras, encode_cameras
 from .events import CancelToken, ProgressEvent
@@ -232,9 +232,7 @@ def generate_events(pipe: JointPipeline, images: torch.Tensor, cameras: Cameras,
         z_cond_rays = pipe.encode_ray_frames(rays[:, slots])
         z_src = pipe.encode_frames(images[None])                            # (1, S, C, h, w)
         features = pipe.features(cond_frames=images[None], num_slots=len(slots))
-        canonical = canonicalize(cameras.c2w.to(torch.float64), slots[0]).to(images.dtype).to(device)[None]
-        K = cameras.K.to(images.dtype).to(device)[None]
-        guide = pipe.reference_warp(images[:1], K[:, slots[0]], canonical[:, slots[0]], K, canonical)
+        guide = pipe.reference_warp_along(images[0], cameras, slots[0])
     gen = torch.Generator().manual_seed(seed)
     C, h, w = z_src.shape[2:]
     F_ = z_rays.shape[2]

@@ -20,9 +20,7 @@ estimate, ``z_t``, decoded: what reading the input alone gives at high ``t``).
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,10 +33,9 @@ from engine.media import tensor_to_uint8
 from engine.objective import predicted_clean, stream_times
 from engine.pipeline import JointPipeline
 from engine.tasks import conditioning_slots
-from geometry import canonicalize
 
 from .benchmarks import EvalClip, procedural_clips
-from .probe import _psnr
+from .probe import _psnr, report
 
 TIMES = (0.0, 0.25, 0.5, 0.75)
 
@@ -49,13 +46,6 @@ def _streams(pipe, clip_frames: torch.Tensor, cameras, slots: list[int]) -> dict
     rays = rays.to(clip_frames.dtype)[None]                                       # (1, T, Cray, Hr, Wr)
     cond_idx = torch.tensor([slots])
     return pipe.clean_streams(clip_frames.permute(1, 0, 2, 3)[None], rays, cond_idx)[0]
-
-
-def _guide(pipe, frames: torch.Tensor, cameras, ref: int) -> torch.Tensor | None:
-    """``JointPipeline.reference_warp`` of frame ``ref`` into the given cameras (``warped_reference`` models)."""
-    c2w = canonicalize(cameras.c2w.to(torch.float64), ref).to(frames.dtype)[None]
-    K = cameras.K.to(frames.dtype)[None]
-    return pipe.reference_warp(frames[ref][None], K[:, ref], c2w[:, ref], K, c2w)
 
 
 def one_step_frames(pipe, clean: dict[str, torch.Tensor], slots: list[int], t: float, num_sources: int,
@@ -84,29 +74,30 @@ def one_step_frames(pipe, clean: dict[str, torch.Tensor], slots: list[int], t: f
 def camera_use(engine, clips: list[EvalClip], *, times=TIMES, seed: int = 0) -> dict[str, Any]:
     pipe = engine.pipe
     n = len(clips)
+    scores = {t: {"own": [], "other": [], "noised": []} for t in times}
+    copy, warp = [], []
+    for i, clip in enumerate(clips):
+        frames = engine._uint8_to_model(clip.frames)
+        slots = conditioning_slots(len(clip.frames), pipe.cfg.clip.num_cond, [0])
+        # The clip with its own cameras, and with the next clip's: each its latents and its guide.
+        given = [(_streams(pipe, frames, cams, slots), pipe.reference_warp_along(frames[slots[0]], cams, slots[0]))
+                 for cams in (clip.cameras, clips[(i + 1) % n].cameras)]
+        copy.append(_psnr(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames))
+        warp.append(_psnr(warp_first_frame(clip.frames[0], clip.cameras), clip.frames))
+        for t in times:
+            est, inp = one_step_frames(pipe, given[0][0], slots, t, 1, frames, seed + i, given[0][1])
+            est_o, _ = one_step_frames(pipe, given[1][0], slots, t, 1, frames, seed + i, given[1][1])
+            scores[t]["own"].append(_psnr(est, clip.frames))
+            scores[t]["other"].append(_psnr(est_o, clip.frames))
+            scores[t]["noised"].append(_psnr(inp, clip.frames))
     rows: dict[str, Any] = {}
-    for t in times:
-        own, other, copy, noised, warp = [], [], [], [], []
-        for i, clip in enumerate(clips):
-            frames = engine._uint8_to_model(clip.frames)
-            slots = conditioning_slots(len(clip.frames), pipe.cfg.clip.num_cond, [0])
-            clean = _streams(pipe, frames, clip.cameras, slots)
-            clean_o = _streams(pipe, frames, clips[(i + 1) % n].cameras, slots)
-            other_cams = clips[(i + 1) % n].cameras
-            est, inp = one_step_frames(pipe, clean, slots, t, 1, frames, seed + i,
-                                       _guide(pipe, frames, clip.cameras, slots[0]))
-            est_o, _ = one_step_frames(pipe, clean_o, slots, t, 1, frames, seed + i,
-                                       _guide(pipe, frames, other_cams, slots[0]))
-            own.append(_psnr(est, clip.frames))
-            other.append(_psnr(est_o, clip.frames))
-            copy.append(_psnr(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames))
-            noised.append(_psnr(inp, clip.frames))
-            warp.append(_psnr(warp_first_frame(clip.frames[0], clip.cameras), clip.frames))
+    for t, sc in scores.items():
+        own, other = sc["own"], sc["other"]
         rows[f"t={t:g}"] = {"psnr_own": float(np.mean(own)), "psnr_other": float(np.mean(other)),
                             "own_minus_other_db": float(np.mean(own) - np.mean(other)),
                             "own_wins": int(sum(a > b for a, b in zip(own, other))),
                             "psnr_copy_first": float(np.mean(copy)), "psnr_warp_first": float(np.mean(warp)),
-                            "psnr_noised": float(np.mean(noised))}
+                            "psnr_noised": float(np.mean(sc["noised"]))}
     return {"clips": n, "by_time": rows}
 
 
@@ -125,11 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     result = camera_use(engine, clips, times=tuple(float(x) for x in args.times.split(",")))
     result["checkpoint"] = str(args.checkpoint)
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    text = json.dumps(result, indent=1)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
-    print(text)
+    report(result, args.out)
     return 0
 
 

@@ -167,6 +167,15 @@ def bars(result: dict[str, Any]) -> dict[str, bool]:
     return out
 
 
+def report(result: dict[str, Any], out: str | None) -> None:
+    """Print a diagnostic's result as JSON and, with ``out``, write it there too."""
+    text = json.dumps(result, indent=1, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n")
+    print(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     from engine import Engine
 
@@ -184,11 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                        video_steps=args.video_steps, styles=tuple(args.styles.split(",")))
     result["checkpoint"] = str(args.checkpoint)
     result["bars"] = bars(result)
-    text = json.dumps(result, indent=1, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
-    print(text)
+    report(result, args.out)
     return 0
 
 

@@ -258,8 +258,12 @@ class JointDiT(nn.Module):
         B, _, F_, h, w = video.shape
         if guide is None or "rays" not in times:
             return video.new_zeros(B, self.guide_channels, F_, h, w)
-        given = (times["rays"].reshape(-1) >= 1).to(guide.dtype).reshape(-1, 1, 1, 1, 1)
-        return guide * given
+        return guide * self._cameras_given(times).to(guide.dtype)
+
+    @staticmethod
+    def _cameras_given(times: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, 1, 1, 1, 1) bool: the examples whose rays are clean, i.e. whose cameras are given."""
+        return (times["rays"].reshape(-1) >= 1).reshape(-1, 1, 1, 1, 1)
 
     def _residual_base(self, reference: torch.Tensor, guide: torch.Tensor | None,
                        times: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -268,8 +272,7 @@ class JointDiT(nn.Module):
         base = reference.unsqueeze(2)
         if guide is None or not self.guide_channels or "rays" not in times:
             return base
-        given = (times["rays"].reshape(-1) >= 1).reshape(-1, 1, 1, 1, 1)
-        return torch.where(given, guide[:, :reference.shape[1]].to(base.dtype), base)
+        return torch.where(self._cameras_given(times), guide[:, :reference.shape[1]].to(base.dtype), base)
 
     @staticmethod
     def _segment_times(t_target: torch.Tensor, t_cond: torch.Tensor | None) -> torch.Tensor:
