@@ -63,6 +63,15 @@ class ModelConfig:
     # the capacity goes to the camera-driven change. Adds no tensors; needs conditioning slot 0. With
     # warped_reference, where the cameras are given, the change is against the warped reference instead.
     video_residual: bool = False
+    # Preconditioned video output (ours; the skip/out scaling of EDM, Karras et al. 2022, in flow-matching
+    # form; needs prediction "data"). Under a Gaussian prior x ~ N(base, std^2), base the residual base
+    # (video_residual) or 0, the clean latent's posterior mean given z_t = t x + (1 - t) noise is
+    # base + k (z_t - t base), k = t std^2 / (t^2 std^2 + (1 - t)^2); the network adds its output times the
+    # posterior std, std (1 - t) / sqrt(t^2 std^2 + (1 - t)^2). So the zero output is the best linear
+    # estimate at every t (the noisy input where it is nearly clean, the base where it is noise), and the head
+    # learns only what that misses: without it, a head that learnt to copy z_t at high t copies noise at low
+    # t, and samples of a residual model fell below their own base (RESULTS.md, session 10). None: off.
+    video_prior_std: float | None = None
     # Frozen XFeat descriptors of the clean frames (real-photo features, engine.model.xfeat) enter the
     # video tokens through their own patch embedding (ours; the small-scale stand-in for the paper's
     # pretrained backbone): Xavier-initialised from scratch, zero when switched on for a trained model

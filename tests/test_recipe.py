@@ -192,6 +192,38 @@ def test_video_residual_makes_copying_the_reference_the_zero_output():
         JointDiT(ModelConfig(**SMALL, video_residual=True, prediction="velocity"))
 
 
+def test_a_preconditioned_video_head_starts_from_the_posterior_mean_under_a_prior_at_the_base():
+    from engine.model import JointDiT
+
+    torch.manual_seed(0)
+    std = 0.2
+    model = JointDiT(ModelConfig(**SMALL, frame_difference=True, video_residual=True, video_prior_std=std))
+    cond = torch.randn(3, 1, 192, 8, 8)
+    x = cond[:, 0].unsqueeze(2) + std * torch.randn(3, 192, 3, 8, 8)      # clips drawn from the prior
+    noise = torch.randn_like(x)
+    t = torch.tensor([0.0, 0.5, 1.0])
+    z_t = t.view(-1, 1, 1, 1, 1) * x + (1 - t.view(-1, 1, 1, 1, 1)) * noise
+    times = {"video": t, "cond_video": torch.ones(3, 1)}
+    v = model({"video": z_t, "cond_video": cond}, times, cond_pos=torch.zeros(3, 1))["video"]
+    clean = z_t + (1 - t).clamp_min(0.05).view(-1, 1, 1, 1, 1) * v
+    base = cond[:, 0].unsqueeze(2).expand_as(x)
+    assert torch.allclose(clean[0], base[0], atol=1e-5)          # pure noise: the base
+    assert torch.allclose(clean[2], z_t[2], atol=1e-5)           # clean: the input itself
+    # Half way, the zero output is the Gaussian posterior mean: closer to the clean clip than the base or
+    # the noised input (here std^2 / (std^2 / 4 + 1/4) = 0.15 of the way from the base to 2 z_t - base).
+    err = lambda a: float((a - x[1]).square().mean())
+    assert err(clean[1]) < min(err(base[1]), err(z_t[1]), err(2 * z_t[1]))
+    # With a nonzero head the network's output enters scaled by the posterior std, and not at t = 1.
+    with torch.no_grad():
+        model.video_io.proj_out.bias.fill_(1.0)
+    v2 = model({"video": z_t, "cond_video": cond}, times, cond_pos=torch.zeros(3, 1))["video"]
+    clean2 = z_t + (1 - t).clamp_min(0.05).view(-1, 1, 1, 1, 1) * v2
+    assert torch.allclose(clean2[0] - clean[0], torch.full_like(clean[0], std), atol=1e-5)
+    assert torch.allclose(clean2[2], clean[2], atol=1e-5)
+    with pytest.raises(ValueError, match="video_prior_std"):
+        JointDiT(ModelConfig(**SMALL, video_prior_std=0.0))
+
+
 # ---- probe baselines -----------------------------------------------------------------------------
 
 def _trajectory(yaw_deg: float, step: torch.Tensor) -> Cameras:
@@ -239,3 +271,21 @@ def test_camera_use_is_zero_for_a_denoiser_that_cannot_see_the_rays_and_not_for_
             block.video.cross.to_out[0].bias.zero_()
     blind = camera_use(eng, clips, times=(0.0,))["by_time"]["t=0"]
     assert blind["own_minus_other_db"] == 0.0 and blind["psnr_own"] == blind["psnr_other"]
+
+
+def test_the_probes_one_step_generation_of_a_fresh_warp_residual_model_is_the_classical_warp():
+    # A fresh preconditioned residual model's head is zero: its one-step estimate, along any path, is the
+    # reference warped into those cameras; its samples add the prior's spread on top (more steps, less PSNR).
+    from engine import Engine
+    from engine.evaluate.benchmarks import procedural_clips
+    from engine.evaluate.probe import probe_generation
+
+    base = _cfg()
+    cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, warped_reference=True, video_residual=True,
+                                                              video_prior_std=0.25))
+    torch.manual_seed(0)
+    eng = Engine(JointPipeline(cfg), device=torch.device("cpu"), dtype=torch.float32, source="test")
+    gen = probe_generation(eng, procedural_clips(cfg.clip, 2), steps=4)
+    assert gen["psnr_own_1step"] == pytest.approx(gen["psnr_warp_first"], abs=0.05)
+    assert gen["psnr_other_1step"] < gen["psnr_own_1step"]
+    assert gen["psnr_own"] < gen["psnr_own_1step"] - 1.0

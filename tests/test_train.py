@@ -360,6 +360,20 @@ def test_init_checkpoint_may_differ_only_in_switches_that_add_no_tensor(tmp_path
     state = guided.model.state_dict()
     assert all(torch.equal(v, state[k]) for k, v in saved.model.state_dict().items())
     assert not state["video_io.guide_embedding.weight"].any() and not state["video_io.guide_embedding.bias"].any()
+    # A change of what the video head predicts (preconditioned residual) may restart that head from zero;
+    # everything else is loaded as it was.
+    with torch.no_grad():
+        saved.model.video_io.proj_out.bias.fill_(0.5)
+    save_checkpoint(tmp_path / "ck-head", saved.model, base.engine)
+    fresh_head = build_pipeline(_run_config(tmp_path, "head", f'train.init_checkpoint="{tmp_path / "ck-head"}"',
+                                            "engine.model.video_residual=true", "engine.model.video_prior_std=0.1",
+                                            "train.reset_video_head=true"))
+    state = fresh_head.model.state_dict()
+    head = {"video_io.proj_out.weight", "video_io.proj_out.bias"}
+    assert all(not state[k].any() for k in head)
+    assert all(torch.equal(v, state[k]) for k, v in saved.model.state_dict().items() if k not in head)
+    with pytest.raises(ValueError, match="reset_video_head needs train.init_checkpoint"):
+        _run_config(tmp_path, "nohead", "train.reset_video_head=true")
 
 
 def test_overrides():

@@ -151,6 +151,9 @@ class JointDiT(nn.Module):
         if cfg.video_residual and cfg.prediction != "data":
             raise ValueError("model.video_residual needs model.prediction = \"data\" (it adds the reference "
                              "latent to a predicted clean latent)")
+        if cfg.video_prior_std is not None and (cfg.prediction != "data" or not cfg.video_prior_std > 0):
+            raise ValueError(f"model.video_prior_std must be positive with model.prediction = \"data\", got "
+                             f"{cfg.video_prior_std} with prediction {cfg.prediction!r}")
         self.cfg = cfg
         pt, ph, pw = cfg.patch_size
         ds = cfg.raxel_downsample
@@ -367,8 +370,11 @@ class JointDiT(nn.Module):
             out["rays"], cr = self.ray_io.head(x_r, temb_r, grid, M)
             if cr is not None:
                 out["cond_rays"] = cr
-        if self.cfg.video_residual:
-            out["video"] = out["video"] + self._residual_base(reference, guide, times).to(out["video"].dtype)
+        base = self._residual_base(reference, guide, times) if self.cfg.video_residual else None
+        if self.cfg.video_prior_std is not None:
+            out["video"] = preconditioned(out["video"], video, times["video"], base, self.cfg.video_prior_std)
+        elif base is not None:
+            out["video"] = out["video"] + base.to(out["video"].dtype)
         if self.cfg.prediction == "data":
             out = {name: data_to_velocity(x, streams[name], times[name]) for name, x in out.items()}
         return out
@@ -384,6 +390,23 @@ def image_position_features(h: int, w: int, planes: int, device: torch.device) -
     angles = torch.cat([yy.reshape(-1, 1) * freqs, xx.reshape(-1, 1) * freqs], -1)     # (h*w, 2F)
     feats = torch.cat([angles.sin(), angles.cos()], -1)
     return feats.repeat(planes, 1)
+
+
+def preconditioned(head: torch.Tensor, z_t: torch.Tensor, t: torch.Tensor, base: torch.Tensor | None,
+                   std: float) -> torch.Tensor:
+    """``ModelConfig.video_prior_std``: the clean-latent estimate base + k (z_t - t base) + c_out head.
+
+    head, z_t: (B, C, F, h, w); t: (B,) flow time (1 = clean); base: (B, C, 1 or F, h, w) or None (0).
+    k = t s^2 / (t^2 s^2 + (1 - t)^2) and c_out = s (1 - t) / sqrt(t^2 s^2 + (1 - t)^2), s = ``std``: the
+    posterior mean and std of x given z_t = t x + (1 - t) noise under the prior x ~ N(base, s^2)."""
+    tt = t.reshape(-1, *([1] * (z_t.ndim - 1))).to(torch.float32)
+    var = float(std) ** 2
+    denom = tt * tt * var + (1.0 - tt) ** 2
+    k = tt * var / denom
+    c_out = float(std) * (1.0 - tt) / denom.sqrt()
+    zf = z_t.to(torch.float32)
+    prior = k * zf if base is None else base.to(torch.float32) + k * (zf - tt * base.to(torch.float32))
+    return (prior + c_out * head.to(torch.float32)).to(head.dtype)
 
 
 def data_to_velocity(x: torch.Tensor, z_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -59,6 +59,9 @@ class TrainConfig:
     log_every: int = 10                  # CSV row / progress bar update every N steps
     output_dir: str = "runs/run"
     init_checkpoint: str | None = None   # start from an engine checkpoint's weights (fine-tuning)
+    # Zero the init checkpoint's video output projection: for a run that changes what the video head means
+    # (model.video_residual, model.video_prior_std), so it starts from that form's zero output.
+    reset_video_head: bool = False
     wan_transformer: str | None = None   # build the model from a local diffusers Wan 2.1 transformer folder
     torch_threads: int = 0               # intra-op CPU threads of each training process (0: torch's default)
     progress: bool = True                # tqdm progress bar on the main process
@@ -141,6 +144,9 @@ class RunConfig:
             raise ValueError(f"{where}: train.min_lr_ratio must be in [0, 1], got {t.min_lr_ratio}")
         if not all(0 <= b < 1 for b in t.betas):
             raise ValueError(f"{where}: train.betas must be in [0, 1), got {list(t.betas)}")
+        if t.reset_video_head and not t.init_checkpoint:
+            raise ValueError(f"{where}: train.reset_video_head needs train.init_checkpoint (a fresh model's head is "
+                             "zero already)")
         if t.init_checkpoint and t.wan_transformer:
             raise ValueError(f"{where}: give train.init_checkpoint or train.wan_transformer, not both")
         d = self.data

@@ -59,7 +59,7 @@ from .schedule import lr_factor
 from .state import has_training_state, load_training_state, read_state_doc, save_training_state
 
 # Model switches that change what the network computes but no tensor: an init checkpoint may differ in them.
-TENSOR_FREE_SWITCHES = {"video_residual"}
+TENSOR_FREE_SWITCHES = {"video_residual", "video_prior_std"}
 # Switches that add an input layer (tensor-name prefix): one may be switched on for an init checkpoint
 # without it; the layer is then zeroed, so the loaded model's output is unchanged at step 0.
 ADDED_INPUT_SWITCHES = {"xfeat_features": "video_io.feature_embedding.",
@@ -116,6 +116,9 @@ def build_pipeline(run: RunConfig) -> JointPipeline:
             params = pipe.model.state_dict()
             for k in missing:
                 params[k].zero_()
+            if tc.reset_video_head:
+                pipe.model.video_io.proj_out.weight.zero_()
+                pipe.model.video_io.proj_out.bias.zero_()
     return pipe
 
 
