@@ -154,7 +154,9 @@ def test_run_writes_checkpoint_curves_summary_and_loads_into_engine(tmp_path):
     assert [r["loss"] for r in rows] == pytest.approx(result.losses)
     summary = json.loads((d / "summary.json").read_text())
     assert summary["completed"] and 0 <= summary["data_to_step_ratio"] < 1
-    assert {"heldout_loss", "pose_rot_err_deg", "identity_rot_err_deg"} <= set(summary["eval"])
+    assert {"heldout_loss", "pose_rot_err_deg", "identity_rot_err_deg", "pose_rot_err_median_deg",
+            "pose_beats_identity"} <= set(summary["eval"])
+    assert 0 <= summary["eval"]["pose_beats_identity"] <= 1
     # The checkpoint holds the EMA weights, is what users load, and knows its training domain.
     ema_w = load_file(str(final / "model.safetensors"))
     raw_w = load_file(str(final / "training_state" / "model.safetensors"))
