@@ -14,7 +14,7 @@ import torch
 import geometry as g
 from engine import DEFAULT_CHECKPOINT, Engine
 from engine.evaluate import load_benchmark
-from engine.image_metrics import frame_metrics
+from engine.evaluate.probe import generated_psnr
 from geometry.metrics import identity_baseline, pose_metrics
 
 pytestmark = pytest.mark.skipif(not (DEFAULT_CHECKPOINT / "model.safetensors").is_file(),
@@ -78,14 +78,11 @@ def test_generation_follows_the_cameras_on_heldout_scenes(engine):
     """Frames generated along the clip's own path are closer to the clip than those along another clip's path,
     and than repeating the first frame: both fail for a model that ignores the cameras."""
     clips = load_benchmark("procedural", engine.config.clip, NUM_CLIPS)
-    def psnr(frames, truth):                      # frames 1..: frame 0 is the given photo
-        return float(frame_metrics(frames[1:], truth[1:])["psnr"].mean())
-
     own, other, copy = [], [], []
     for i, clip in enumerate(clips):
-        own.append(psnr(engine.generate(clip.frames[:1], clip.cameras, seed=0), clip.frames))
-        other.append(psnr(engine.generate(clip.frames[:1], clips[(i + 1) % len(clips)].cameras, seed=0), clip.frames))
-        copy.append(psnr(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames))
+        own.append(generated_psnr(engine.generate(clip.frames[:1], clip.cameras, seed=0), clip.frames))
+        other.append(generated_psnr(engine.generate(clip.frames[:1], clips[(i + 1) % len(clips)].cameras, seed=0), clip.frames))
+        copy.append(generated_psnr(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames))
     own, other, copy = map(np.array, (own, other, copy))
     assert np.isfinite(own).all() and np.isfinite(other).all()
     assert own.mean() - other.mean() >= MIN_OWN_MINUS_OTHER_DB, (own, other)

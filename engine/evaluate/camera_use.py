@@ -35,7 +35,7 @@ from engine.pipeline import JointPipeline
 from engine.tasks import conditioning_slots
 
 from .benchmarks import EvalClip, procedural_clips
-from .probe import _psnr, report
+from .probe import generated_psnr, report
 
 TIMES = (0.0, 0.25, 0.5, 0.75)
 
@@ -82,14 +82,14 @@ def camera_use(engine, clips: list[EvalClip], *, times=TIMES, seed: int = 0) -> 
         # The clip with its own cameras, and with the next clip's: each its latents and its guide.
         given = [(_streams(pipe, frames, cams, slots), pipe.reference_warp_along(frames[slots[0]], cams, slots[0]))
                  for cams in (clip.cameras, clips[(i + 1) % n].cameras)]
-        copy.append(_psnr(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames))
-        warp.append(_psnr(warp_first_frame(clip.frames[0], clip.cameras), clip.frames))
+        copy.append(generated_psnr(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames))
+        warp.append(generated_psnr(warp_first_frame(clip.frames[0], clip.cameras), clip.frames))
         for t in times:
             est, inp = one_step_frames(pipe, given[0][0], slots, t, 1, frames, seed + i, given[0][1])
             est_o, _ = one_step_frames(pipe, given[1][0], slots, t, 1, frames, seed + i, given[1][1])
-            scores[t]["own"].append(_psnr(est, clip.frames))
-            scores[t]["other"].append(_psnr(est_o, clip.frames))
-            scores[t]["noised"].append(_psnr(inp, clip.frames))
+            scores[t]["own"].append(generated_psnr(est, clip.frames))
+            scores[t]["other"].append(generated_psnr(est_o, clip.frames))
+            scores[t]["noised"].append(generated_psnr(inp, clip.frames))
     rows: dict[str, Any] = {}
     for t, sc in scores.items():
         own, other = sc["own"], sc["other"]

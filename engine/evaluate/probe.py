@@ -78,7 +78,7 @@ def translation_direction_spread_deg(trajectories: list[torch.Tensor], min_norm:
     return float(torch.rad2deg(torch.acos(cos)).mean())
 
 
-def _psnr(frames: np.ndarray, truth: np.ndarray) -> float:
+def generated_psnr(frames: np.ndarray, truth: np.ndarray) -> float:
     """Mean PSNR of the generated frames (the source frame 0 left out), as the harness defines it."""
     m = frame_metrics(frames, truth)
     return generated_frame_quality(m["psnr"], m["ssim"], source_frames=[0])[0]
@@ -118,12 +118,12 @@ def probe_generation(engine, clips: list[EvalClip], *, steps: int | None = None,
     own, other, copy, warp, own1, other1 = [], [], [], [], [], []
     for i, clip in enumerate(clips):
         nxt = clips[(i + 1) % n].cameras
-        own.append(_psnr(engine.generate(clip.frames[:1], clip.cameras, steps=steps, seed=seed), clip.frames))
-        other.append(_psnr(engine.generate(clip.frames[:1], nxt, steps=steps, seed=seed), clip.frames))
-        own1.append(_psnr(engine.generate(clip.frames[:1], clip.cameras, steps=1, seed=seed), clip.frames))
-        other1.append(_psnr(engine.generate(clip.frames[:1], nxt, steps=1, seed=seed), clip.frames))
-        copy.append(_psnr(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames))
-        warp.append(_psnr(warp_first_frame(clip.frames[0], clip.cameras), clip.frames))
+        own.append(generated_psnr(engine.generate(clip.frames[:1], clip.cameras, steps=steps, seed=seed), clip.frames))
+        other.append(generated_psnr(engine.generate(clip.frames[:1], nxt, steps=steps, seed=seed), clip.frames))
+        own1.append(generated_psnr(engine.generate(clip.frames[:1], clip.cameras, steps=1, seed=seed), clip.frames))
+        other1.append(generated_psnr(engine.generate(clip.frames[:1], nxt, steps=1, seed=seed), clip.frames))
+        copy.append(generated_psnr(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames))
+        warp.append(generated_psnr(warp_first_frame(clip.frames[0], clip.cameras), clip.frames))
     return {"clips": n, "psnr_own": float(np.mean(own)), "psnr_other": float(np.mean(other)),
             "psnr_copy_first": float(np.mean(copy)), "psnr_warp_first": float(np.mean(warp)),
             "psnr_own_1step": float(np.mean(own1)), "psnr_other_1step": float(np.mean(other1)),

@@ -404,8 +404,8 @@ def preconditioned(head: torch.Tensor, z_t: torch.Tensor, t: torch.Tensor, base:
     denom = tt * tt * var + (1.0 - tt) ** 2
     k = tt * var / denom
     c_out = float(std) * (1.0 - tt) / denom.sqrt()
-    zf = z_t.to(torch.float32)
-    prior = k * zf if base is None else base.to(torch.float32) + k * (zf - tt * base.to(torch.float32))
+    b = 0.0 if base is None else base.to(torch.float32)
+    prior = b + k * (z_t.to(torch.float32) - tt * b)
     return (prior + c_out * head.to(torch.float32)).to(head.dtype)
 
 
