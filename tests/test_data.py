@@ -61,6 +61,19 @@ def test_paths_are_deterministic_per_seed():
     assert not torch.equal(a.cameras.c2w, c.cameras.c2w)
 
 
+def test_paths_from_a_given_view_start_there_and_vary_only_in_the_move():
+    scene = make_scene(3)
+    first = sample_trajectory(scene, 9, rng=np.random.default_rng(5), style="orbit", fov_y_deg=50.0)
+    eye = first.cameras.centers[0].double()
+    again = [sample_trajectory(scene, 9, rng=np.random.default_rng(k), style="orbit", fov_y_deg=50.0, eye=eye,
+                               target=first.target) for k in (7, 8)]
+    for path in again:
+        assert path.attempts > 0                                               # not the fallback pan
+        assert torch.allclose(path.cameras.c2w[0], first.cameras.c2w[0], atol=1e-9)   # the same first view
+        assert check_trajectory(scene, path.cameras, target=first.target) == []
+    assert not torch.allclose(again[0].cameras.c2w, again[1].cameras.c2w)      # a new move each draw
+
+
 def test_check_trajectory_rejects_cameras_in_geometry_and_lost_targets():
     scene = make_scene(3, "indoor")
     cabinet = next(i for i, label in enumerate(scene.box_labels) if label in ("cabinet", "sofa", "pillar"))

@@ -242,6 +242,20 @@ def test_own_other_is_one_for_an_input_free_answer_and_small_for_the_truth():
     assert own < 1e-6 and other > 5 and ratio < 1e-3
 
 
+def test_the_joint_ceiling_draws_new_moves_from_each_held_out_clips_first_view():
+    from engine.evaluate.benchmarks import procedural_clips
+    from engine.evaluate.joint_ceiling import start_conditioned_paths
+
+    clip = ClipConfig(num_frames=5, height=16, width=16)
+    truths, draws = start_conditioned_paths(clip, 2, 2)
+    held_out = procedural_clips(clip, 2)
+    for truth, mine, c in zip(truths, draws, held_out):
+        assert torch.allclose(truth.c2w, c.cameras.c2w)                  # the evaluator's clips, as drawn there
+        for path in mine:
+            assert torch.allclose(path.c2w[0], truth.c2w[0], atol=1e-9)  # same first view, new move
+            assert not torch.allclose(path.c2w, truth.c2w)
+
+
 def test_translation_direction_spread_sees_a_collapsed_translation():
     dirs = [[1.0, 0, 0], [0, 0, 1.0], [0, 1.0, 0]]
     truths = [_trajectory(0, torch.tensor(d, dtype=torch.float64)).c2w for d in dirs]

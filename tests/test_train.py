@@ -378,6 +378,39 @@ def test_init_checkpoint_may_differ_only_in_switches_that_add_no_tensor(tmp_path
         _run_config(tmp_path, "nohead", "train.reset_video_head=true")
 
 
+def test_init_video_stream_takes_the_video_stream_and_builds_rays_and_dsca_from_it(tmp_path):
+    from engine.checkpoint import save_checkpoint
+    from engine.train import build_pipeline
+
+    base = _run_config(tmp_path, "base")
+    saved = build_pipeline(base)
+    with torch.no_grad():                       # a trained model: its streams and cross-attention differ
+        for p in saved.model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    save_checkpoint(tmp_path / "ck", saved.model, base.engine)
+    old = saved.model.state_dict()
+    for arm in ([], ['engine.model.camera_encoding="plucker"'], ['engine.model.attention="global"']):
+        pipe = build_pipeline(_run_config(tmp_path, "arm", f'train.init_checkpoint="{tmp_path / "ck"}"',
+                                          "train.init_video_stream=true", *arm))
+        state = pipe.model.state_dict()
+        for k, v in state.items():
+            if ".video." in k and ".cross." not in k and ".norm_cross." not in k:
+                assert torch.equal(v, old[k]), k                                  # the video stream, as saved
+                assert torch.equal(state[k.replace(".video.", ".ray.")], v), k   # the ray stream copies it
+        for block in pipe.model.blocks:
+            for stream in (block.video, block.ray):
+                if hasattr(stream, "cross"):                                      # DSCA: zero output at start
+                    assert not stream.cross.to_out[0].weight.any()
+                    assert torch.equal(stream.cross.to_q.weight, stream.attn1.to_q.weight)
+        assert torch.equal(state["video_io.proj_out.weight"], old["video_io.proj_out.weight"])
+    wider = _run_config(tmp_path, "wider", f'train.init_checkpoint="{tmp_path / "ck"}"', "train.init_video_stream=true",
+                        "engine.model.ffn_dim=96")
+    with pytest.raises(ValueError, match=r"only \['attention', 'camera_encoding'\]"):
+        build_pipeline(wider)
+    with pytest.raises(ValueError, match="init_video_stream needs train.init_checkpoint"):
+        _run_config(tmp_path, "alone", "train.init_video_stream=true")
+
+
 def test_overrides():
     run = parse_run_config({}, overrides=["train.steps=7", "engine.model.dim=64", "data.path=/data/x",
                                           "train.betas=[0.8, 0.9]"])

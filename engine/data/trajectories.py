@@ -103,11 +103,14 @@ def check_trajectory(scene, cameras: Cameras, *, target: torch.Tensor | None = N
 
 def sample_trajectory(scene, num_frames: int, *, rng: np.random.Generator, style: str | None = None,
                       width: int = 64, height: int = 64, fps: float = 8.0, fov_y_deg: float | None = None,
-                      min_clearance: float = 0.25, max_attempts: int = 12) -> Trajectory:
+                      min_clearance: float = 0.25, max_attempts: int = 12, eye: torch.Tensor | None = None,
+                      target: torch.Tensor | None = None) -> Trajectory:
     """A random path of ``num_frames`` cameras in ``scene`` that passes ``check_trajectory``.
 
     Args:
         style: one of ``STYLES``; None draws one per attempt by ``STYLE_WEIGHTS``.
+        eye, target: (3,) a fixed start and look-at point (the path's first frame): only the move is
+            drawn, i.e. a sample of the paths that start from a given view. None draws them.
         width, height: image size of the cameras (K refers to it).
         fov_y_deg: vertical FOV (the start FOV for zooms); None draws from ``FOV_RANGE_DEG``.
     Returns:
@@ -120,19 +123,19 @@ def sample_trajectory(scene, num_frames: int, *, rng: np.random.Generator, style
     for attempt in range(1, max_attempts + 1):
         kind = style or str(rng.choice(names, p=weights / weights.sum()))
         fov = float(fov_y_deg if fov_y_deg is not None else rng.uniform(*FOV_RANGE_DEG))
-        eye = _free_point(scene, rng, min_clearance)
-        if eye is None:
+        start = eye if eye is not None else _free_point(scene, rng, min_clearance)
+        if start is None:
             continue
-        target = _target(scene, rng, eye)
-        if target is None:
+        aim = target if target is not None else _target(scene, rng, start)
+        if aim is None:
             continue
         try:
-            cams = _draw(kind, rng, eye, target, scene, fov, frame_args)
+            cams = _draw(kind, rng, start.double(), aim.double(), scene, fov, frame_args)
         except ValueError:  # a preset refusing its arguments (e.g. a view straight down): draw again
             continue
         look_at_move = kind not in ("re10k", "pan", "truck", "pedestal")
-        if not check_trajectory(scene, cams, target=target if look_at_move else None, min_clearance=min_clearance):
-            return Trajectory(cams, kind, target, attempt)
+        if not check_trajectory(scene, cams, target=aim if look_at_move else None, min_clearance=min_clearance):
+            return Trajectory(cams, kind, aim, attempt)
     return _fallback(scene, rng, num_frames, fov_y_deg or 55.0, frame_args, min_clearance)
 
 

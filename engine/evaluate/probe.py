@@ -24,6 +24,10 @@ Generation (from the first frame along a path)
                          does not, so the gap between the two says how unsure the model is
 Joint generation (from the first frame; the path is predicted)
     ``joint_own_other``  like ``own_other`` for the predicted paths: 1 when the path ignores the photo
+    ``oracle``           the same figures for paths drawn by the data generator itself from each clip's
+                         true first camera and target (``joint_ceiling``): what a perfect model of the
+                         training data scores. Procedural paths are drawn independently of the view
+                         (random style, direction and size), so it is about 1 too: see RESULTS.md
 """
 
 from __future__ import annotations
@@ -155,6 +159,9 @@ def run_probe(engine, *, pose_clips: int = 24, gen_clips: int = 12, pose_steps: 
     if gen_clips:
         out["generation"] = probe_generation(engine, clips[:gen_clips], steps=video_steps, seed=seed)
         out["joint"] = probe_joint(engine, clips[:gen_clips], steps=video_steps, seed=seed)
+        from .joint_ceiling import ceiling
+
+        out["joint"]["oracle"] = ceiling(clip_cfg, gen_clips, draws=8, styles=styles)["prior_style"]
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 

@@ -62,6 +62,11 @@ class TrainConfig:
     # Zero the init checkpoint's video output projection: for a run that changes what the video head means
     # (model.video_residual, model.video_prior_std), so it starts from that form's zero output.
     reset_video_head: bool = False
+    # Take only the video stream of init_checkpoint and build the ray stream and DSCA from it as from a
+    # pretrained video model (the paper's init: ray layers copy the video layers, cross-attention copies
+    # self-attention with a zero output). Ours, for the ablation arms: every arm, whatever its ray
+    # encoding or attention, starts from the same video backbone.
+    init_video_stream: bool = False
     wan_transformer: str | None = None   # build the model from a local diffusers Wan 2.1 transformer folder
     torch_threads: int = 0               # intra-op CPU threads of each training process (0: torch's default)
     progress: bool = True                # tqdm progress bar on the main process
@@ -147,6 +152,8 @@ class RunConfig:
         if t.reset_video_head and not t.init_checkpoint:
             raise ValueError(f"{where}: train.reset_video_head needs train.init_checkpoint (a fresh model's head is "
                              "zero already)")
+        if t.init_video_stream and not t.init_checkpoint:
+            raise ValueError(f"{where}: train.init_video_stream needs train.init_checkpoint (whose video stream to take)")
         if t.init_checkpoint and t.wan_transformer:
             raise ValueError(f"{where}: give train.init_checkpoint or train.wan_transformer, not both")
         d = self.data

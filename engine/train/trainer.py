@@ -97,7 +97,9 @@ def build_pipeline(run: RunConfig) -> JointPipeline:
         run.engine = cfg
         return JointPipeline(cfg, model=model, vae=vae)
     pipe = JointPipeline(cfg)
-    if tc.init_checkpoint:
+    if tc.init_checkpoint and tc.init_video_stream:
+        _load_video_stream(pipe, tc.init_checkpoint)
+    elif tc.init_checkpoint:
         ck_cfg, state, _ = load_checkpoint(tc.init_checkpoint)
         stored, wanted = dataclasses.asdict(ck_cfg.model), dataclasses.asdict(cfg.model)
         differ = sorted(k for k in wanted if stored.get(k) != wanted[k])
@@ -120,6 +122,39 @@ def build_pipeline(run: RunConfig) -> JointPipeline:
                 pipe.model.video_io.proj_out.weight.zero_()
                 pipe.model.video_io.proj_out.bias.zero_()
     return pipe
+
+
+# Model switches that only change the ray stream or DSCA: a video-stream init may differ in them.
+RAY_SIDE_SWITCHES = {"camera_encoding", "attention"}
+
+
+def _is_video_stream(name: str) -> bool:
+    """A parameter of the video stream proper (not DSCA's cross-modal attention, which joins the streams)."""
+    return (name.startswith("video_io.") or ".video." in name) and ".cross." not in name \
+        and ".norm_cross." not in name
+
+
+def _load_video_stream(pipe: JointPipeline, path: str) -> None:
+    """``train.init_video_stream``: the video stream of checkpoint ``path``; the ray stream and DSCA are
+    then initialised from it as from a pretrained video model (``JointDiT.copy_video_to_ray_branch``,
+    ``init_cross_attention_from_self``)."""
+    ck_cfg, state, _ = load_checkpoint(path)
+    stored, wanted = dataclasses.asdict(ck_cfg.model), dataclasses.asdict(pipe.cfg.model)
+    differ = sorted(k for k in wanted if stored.get(k) != wanted[k])
+    if set(differ) - TENSOR_FREE_SWITCHES - RAY_SIDE_SWITCHES:
+        raise ValueError(f"train.init_checkpoint {path}: its model config differs from the run's [engine] model "
+                         f"in {differ}; with train.init_video_stream only {sorted(RAY_SIDE_SWITCHES)} (and "
+                         f"{sorted(TENSOR_FREE_SWITCHES)}) may differ")
+    own = pipe.model.state_dict()
+    video = [k for k in own if _is_video_stream(k)]
+    lacking = [k for k in video if k not in state or state[k].shape != own[k].shape]
+    if lacking:
+        raise ValueError(f"train.init_checkpoint {path}: its video stream does not fit the model: {lacking[:3]}")
+    with torch.no_grad():
+        for k in video:
+            own[k].copy_(state[k])
+    pipe.model.copy_video_to_ray_branch()
+    pipe.model.init_cross_attention_from_self()
 
 
 class _TrainView:
