@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The four ablation arms with the issue-10 recipe (RESULTS.md, "Ablations with the issue-10 recipe").
 #
-#   bash configs/ablations/run-recipe.sh                    # all arms, STEPS=1000 each, one after another
+#   bash configs/ablations/run-recipe.sh                    # all arms, STEPS=800 each, one after another
 #   bash configs/ablations/run-recipe.sh base plucker &     # or two at a time on the 2-core machine
 #   STEPS=20 bash configs/ablations/run-recipe.sh base      # a quick smoke run
 #
 # Every arm is configs/tiny.toml with the current run's input switches (frozen XFeat features, the warped
 # reference; X3 in training/COMMAND.md), trained from scratch, seed 0, batch 8, for STEPS steps of the
-# recipe's pose-estimation-only phase (its first 1,500 steps; 1,000 fit two pairs of arms in a session),
+# recipe's pose-estimation-only phase (its first 1,500 steps; 800 let two pairs of arms and their probes fit in a session),
 # where the designs differ in how fast they learn to read camera motion from the video. One switch per arm:
 #   base     raxels through the (patch) VAE, DSCA, no cosine term on the rays (the recipe)
 #   plucker  Plücker rays (d, o x d) through an MLP instead of raxels through the VAE
@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
-STEPS=${STEPS:-1000}
+STEPS=${STEPS:-800}
 ARMS=("$@"); [ ${#ARMS[@]} -eq 0 ] && ARMS=(base plucker global raycos)
 export OMP_NUM_THREADS=1
 for arm in "${ARMS[@]}"; do

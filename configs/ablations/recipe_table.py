@@ -1,0 +1,37 @@
+"""The table of configs/ablations/run-recipe.sh's arms: python configs/ablations/recipe_table.py [runs-dir]"""
+
+import json
+import sys
+from pathlib import Path
+
+ARMS = {"base": "base: raxels, DSCA, no ray cosine (the recipe)", "plucker": "Plücker instead of raxels",
+        "global": "global attention instead of DSCA", "raycos": "the paper's cosine term on the rays too"}
+
+
+def main(root: str = "runs") -> None:
+    print("| arm | rotation deg, 1 / 2 / 5 / 20 ray steps | own/other (2) | input dependence (2) | ATE (2) "
+          "| re10k-like / dl3dv-like (2), clips better than identity | train s |")
+    print("|---|---|---|---|---|---|---|")
+    ident = None
+    for arm, label in ARMS.items():
+        run = Path(root) / f"ablation-recipe-{arm}"
+        probes = {s: json.loads((run / f"probe-{s}.json").read_text())["poses"]
+                  for s in (1, 2, 5, 20) if (run / f"probe-{s}.json").exists()}
+        if 2 not in probes:
+            print(f"| {label} | not run | | | | | |")
+            continue
+        p = probes[2]
+        ident = p["identity_rot_err_deg"]
+        rots = " / ".join(f"{probes[s]['rot_err_deg']:.2f}" if s in probes else "-" for s in (1, 2, 5, 20))
+        styles = " / ".join(f"{v['rot_err_deg']:.1f} ({v['better_than_identity']}/{v['clips']})"
+                            for v in p["per_style"].values())
+        summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
+        secs = summary.get("wall_time_s", "-")
+        print(f"| {label} | {rots} | {p['own_other']:.3f} | {p['input_dependence']:.3f} | {p['ATE']:.3f} "
+              f"| {styles} | {secs if isinstance(secs, str) else round(secs)} |")
+    if ident is not None:
+        print(f"| identity (\"never turns\") | {ident:.2f} | 1 | 0 | | | |")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
