@@ -110,7 +110,9 @@ def sample_trajectory(scene, num_frames: int, *, rng: np.random.Generator, style
     Args:
         style: one of ``STYLES``; None draws one per attempt by ``STYLE_WEIGHTS``.
         eye, target: (3,) a fixed start and look-at point (the path's first frame): only the move is
-            drawn, i.e. a sample of the paths that start from a given view. None draws them.
+            drawn, i.e. a sample of the paths that start from a given view. None draws them. When no
+            move from there passes in ``max_attempts`` draws, the fallback pan starts elsewhere
+            (``attempts = 0`` says so).
         width, height: image size of the cameras (K refers to it).
         fov_y_deg: vertical FOV (the start FOV for zooms); None draws from ``FOV_RANGE_DEG``.
     Returns:
