@@ -10,7 +10,7 @@ ARMS = {"base": "base: raxels, DSCA, no ray cosine (the recipe)", "plucker": "Pl
 
 def main(root: str = "runs") -> None:
     print("| arm | rotation deg, 1 / 2 / 5 / 20 ray steps | own/other (2) | input dependence (2) | ATE (2) "
-          "| re10k-like / dl3dv-like (2), clips better than identity | train s |")
+          "| per style (2): deg (clips better than identity) | train s |")
     print("|---|---|---|---|---|---|---|")
     ident = None
     for arm, label in ARMS.items():
@@ -23,8 +23,8 @@ def main(root: str = "runs") -> None:
         p = probes[2]
         ident = p["identity_rot_err_deg"]
         rots = " / ".join(f"{probes[s]['rot_err_deg']:.2f}" if s in probes else "-" for s in (1, 2, 5, 20))
-        styles = " / ".join(f"{v['rot_err_deg']:.1f} ({v['better_than_identity']}/{v['clips']})"
-                            for v in p["per_style"].values())
+        styles = ", ".join(f"{k} {v['rot_err_deg']:.1f} ({v['better_than_identity']}/{v['clips']})"
+                           for k, v in p["per_style"].items())
         summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
         secs = summary.get("wall_time_s", "-")
         print(f"| {label} | {rots} | {p['own_other']:.3f} | {p['input_dependence']:.3f} | {p['ATE']:.3f} "
