@@ -1,4 +1,9 @@
-"""The table of configs/ablations/run-recipe.sh's arms: python configs/ablations/recipe_table.py [runs-dir]"""
+"""The table of configs/ablations/run-recipe.sh's arms:
+
+    python configs/ablations/recipe_table.py [runs-dir] [steps]
+
+``steps`` reads an extended arm's probes from ``<run>/probes-<steps>/`` (an arm continued with
+``python -m engine train --resume <run> --set train.steps=<steps>`` and probed into that folder)."""
 
 import json
 import sys
@@ -8,15 +13,16 @@ ARMS = {"base": "base: raxels, DSCA, no ray cosine (the recipe)", "plucker": "Pl
         "global": "global attention instead of DSCA", "raycos": "the paper's cosine term on the rays too"}
 
 
-def main(root: str = "runs") -> None:
+def main(root: str = "runs", steps: str | None = None) -> None:
     print("| arm | rotation deg, 1 / 2 / 5 / 20 ray steps | own/other (2) | input dependence (2) | ATE (2) "
           "| per style (2): deg (clips better than identity) | train s |")
     print("|---|---|---|---|---|---|---|")
     ident = None
     for arm, label in ARMS.items():
         run = Path(root) / f"ablation-recipe-{arm}"
-        probes = {s: json.loads((run / f"probe-{s}.json").read_text())["poses"]
-                  for s in (1, 2, 5, 20) if (run / f"probe-{s}.json").exists()}
+        where = run / f"probes-{steps}" if steps else run
+        probes = {s: json.loads((where / f"probe-{s}.json").read_text())["poses"]
+                  for s in (1, 2, 5, 20) if (where / f"probe-{s}.json").exists()}
         if 2 not in probes:
             print(f"| {label} | not run | | | | | |")
             continue
