@@ -64,18 +64,25 @@ class EvalClip:
 def procedural_clips(clip: ClipConfig, num_clips: int, *, supersample: int = 2,
                      styles: tuple[str, ...] = PROCEDURAL_STYLES, first_seed: int = 0) -> list[EvalClip]:
     """Held-out clips ``first_seed .. first_seed + num_clips - 1`` of ``HELDOUT_SEEDS``, styles in turn."""
-    from engine.data import HELDOUT_SEEDS, make_scene, render, sample_trajectory
+    from engine.data import HELDOUT_SEEDS, render
 
     out = []
     for n in range(first_seed, first_seed + num_clips):
-        seed = HELDOUT_SEEDS[n]
-        style = styles[n % len(styles)]
-        rng = np.random.default_rng([seed, 0xE7A1])
-        scene = make_scene(seed)
-        path = sample_trajectory(scene, clip.num_frames, rng=rng, style=style, width=clip.width, height=clip.height)
+        scene, path = procedural_path(clip, n, styles=styles)
         frames = render(scene, path.cameras, supersample=supersample, depth=False).uint8().numpy()
-        out.append(EvalClip(f"heldout-{seed:04d}", frames, path.cameras.to(torch.float64), path.style))
+        out.append(EvalClip(f"heldout-{HELDOUT_SEEDS[n]:04d}", frames, path.cameras.to(torch.float64), path.style))
     return out
+
+
+def procedural_path(clip: ClipConfig, n: int, *, styles: tuple[str, ...] = PROCEDURAL_STYLES):
+    """(scene, ``Trajectory``) of held-out clip ``n`` (``HELDOUT_SEEDS[n]``, style ``styles[n % len]``)."""
+    from engine.data import HELDOUT_SEEDS, make_scene, sample_trajectory
+
+    seed = HELDOUT_SEEDS[n]
+    scene = make_scene(seed)
+    path = sample_trajectory(scene, clip.num_frames, rng=np.random.default_rng([seed, 0xE7A1]),
+                             style=styles[n % len(styles)], width=clip.width, height=clip.height)
+    return scene, path
 
 
 def count_frames(source: Path) -> int:

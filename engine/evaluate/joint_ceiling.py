@@ -29,32 +29,40 @@ import torch
 
 from engine.config import ClipConfig
 
-from .benchmarks import PROCEDURAL_STYLES
+from .benchmarks import PROCEDURAL_STYLES, procedural_path
 from .probe import own_other_ratio, report
 
 
 def start_conditioned_paths(clip: ClipConfig, num_clips: int, draws: int, *, styles=PROCEDURAL_STYLES,
                             give_style: bool = False, seed: int = 1):
-    """(truths, draws): the held-out clips' true paths (as ``benchmarks.procedural_clips`` draws them)
-    and, per clip, ``draws`` other paths from the same first camera and target."""
-    from engine.data import HELDOUT_SEEDS, make_scene, sample_trajectory
+    """(truths, draws): the held-out clips' true paths (``benchmarks.procedural_path``) and, per clip,
+    ``draws`` other paths from the same first camera and target."""
+    from engine.data import HELDOUT_SEEDS, sample_trajectory
 
     truths, samples = [], []
     for n in range(num_clips):
-        hseed = HELDOUT_SEEDS[n]
-        style = styles[n % len(styles)]
-        scene = make_scene(hseed)
-        kw = dict(width=clip.width, height=clip.height)
-        path = sample_trajectory(scene, clip.num_frames, rng=np.random.default_rng([hseed, 0xE7A1]), style=style, **kw)
+        scene, path = procedural_path(clip, n, styles=styles)
         fov = float(torch.rad2deg(path.cameras.fov_y[0]))
-        eye = path.cameras.centers[0].double()
-        rng = np.random.default_rng([hseed, seed])
-        mine = [sample_trajectory(scene, clip.num_frames, rng=rng, style=style if give_style else None,
-                                  fov_y_deg=fov, eye=eye, target=path.target, **kw).cameras.to(torch.float64)
-                for _ in range(draws)]
+        rng = np.random.default_rng([HELDOUT_SEEDS[n], seed])
+        samples.append([sample_trajectory(scene, clip.num_frames, rng=rng, style=path.style if give_style else None,
+                                          width=clip.width, height=clip.height, fov_y_deg=fov,
+                                          eye=path.cameras.centers[0].double(), target=path.target
+                                          ).cameras.to(torch.float64) for _ in range(draws)])
         truths.append(path.cameras.to(torch.float64))
-        samples.append(mine)
     return truths, samples
+
+
+def oracle_own_other(clip: ClipConfig, num_clips: int, draws: int, *, styles=PROCEDURAL_STYLES,
+                     give_style: bool = False) -> tuple[dict[str, float], list]:
+    """The probe's joint own/other for paths the data generator draws from each clip's first view,
+    averaged over ``draws`` draws; and the clips' true paths."""
+    truths, samples = start_conditioned_paths(clip, num_clips, draws, styles=styles, give_style=give_style)
+    per_draw = [own_other_ratio([s[k] for s in samples], truths) for k in range(draws)]
+    own, other = float(np.mean([p[0] for p in per_draw])), float(np.mean([p[1] for p in per_draw]))
+    ratios = [p[2] for p in per_draw]
+    return ({"own": own, "other": other, "own_other": own / other,
+             "own_other_per_draw_min": float(np.min(ratios)), "own_other_per_draw_max": float(np.max(ratios))},
+            truths)
 
 
 def ceiling(clip: ClipConfig, num_clips: int = 12, draws: int = 16, *, styles=PROCEDURAL_STYLES) -> dict[str, Any]:
@@ -63,12 +71,7 @@ def ceiling(clip: ClipConfig, num_clips: int = 12, draws: int = 16, *, styles=PR
     out: dict[str, Any] = {"clips": num_clips, "draws": draws, "styles": list(styles)}
     t0 = time.perf_counter()
     for name, give in (("prior_style", False), ("true_style", True)):
-        truths, samples = start_conditioned_paths(clip, num_clips, draws, styles=styles, give_style=give)
-        per_draw = [own_other_ratio([s[k] for s in samples], truths) for k in range(draws)]
-        own, other = float(np.mean([p[0] for p in per_draw])), float(np.mean([p[1] for p in per_draw]))
-        ratios = [p[2] for p in per_draw]
-        out[name] = {"own": own, "other": other, "own_other": own / other,
-                     "own_other_per_draw_min": float(np.min(ratios)), "own_other_per_draw_max": float(np.max(ratios))}
+        out[name], truths = oracle_own_other(clip, num_clips, draws, styles=styles, give_style=give)
     still = [Cameras(c2w=t.c2w[:1].expand(len(t), 4, 4).clone(), K=t.K, width=t.width, height=t.height)
              for t in truths]
     own, other, ratio = own_other_ratio(still, truths)

@@ -159,9 +159,9 @@ def run_probe(engine, *, pose_clips: int = 24, gen_clips: int = 12, pose_steps: 
     if gen_clips:
         out["generation"] = probe_generation(engine, clips[:gen_clips], steps=video_steps, seed=seed)
         out["joint"] = probe_joint(engine, clips[:gen_clips], steps=video_steps, seed=seed)
-        from .joint_ceiling import ceiling
+        from .joint_ceiling import oracle_own_other
 
-        out["joint"]["oracle"] = ceiling(clip_cfg, gen_clips, draws=8, styles=styles)["prior_style"]
+        out["joint"]["oracle"] = oracle_own_other(clip_cfg, gen_clips, 8, styles=styles)[0]
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 

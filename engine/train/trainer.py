@@ -101,8 +101,8 @@ def build_pipeline(run: RunConfig) -> JointPipeline:
         _load_video_stream(pipe, tc.init_checkpoint)
     elif tc.init_checkpoint:
         ck_cfg, state, _ = load_checkpoint(tc.init_checkpoint)
+        differ = _model_differences(ck_cfg, cfg)
         stored, wanted = dataclasses.asdict(ck_cfg.model), dataclasses.asdict(cfg.model)
-        differ = sorted(k for k in wanted if stored.get(k) != wanted[k])
         added = {k for k in differ if k in ADDED_INPUT_SWITCHES and wanted[k] and not stored.get(k)}
         if set(differ) - TENSOR_FREE_SWITCHES - added:
             raise ValueError(f"train.init_checkpoint {tc.init_checkpoint}: its model config differs from the "
@@ -124,6 +124,12 @@ def build_pipeline(run: RunConfig) -> JointPipeline:
     return pipe
 
 
+def _model_differences(stored: EngineConfig, wanted: EngineConfig) -> list[str]:
+    """Names of the model config fields in which an init checkpoint differs from the run."""
+    a, b = dataclasses.asdict(stored.model), dataclasses.asdict(wanted.model)
+    return sorted(k for k in b if a.get(k) != b[k])
+
+
 # Model switches that only change the ray stream or DSCA: a video-stream init may differ in them.
 RAY_SIDE_SWITCHES = {"camera_encoding", "attention"}
 
@@ -139,8 +145,7 @@ def _load_video_stream(pipe: JointPipeline, path: str) -> None:
     then initialised from it as from a pretrained video model (``JointDiT.copy_video_to_ray_branch``,
     ``init_cross_attention_from_self``)."""
     ck_cfg, state, _ = load_checkpoint(path)
-    stored, wanted = dataclasses.asdict(ck_cfg.model), dataclasses.asdict(pipe.cfg.model)
-    differ = sorted(k for k in wanted if stored.get(k) != wanted[k])
+    differ = _model_differences(ck_cfg, pipe.cfg)
     if set(differ) - TENSOR_FREE_SWITCHES - RAY_SIDE_SWITCHES:
         raise ValueError(f"train.init_checkpoint {path}: its model config differs from the run's [engine] model "
                          f"in {differ}; with train.init_video_stream only {sorted(RAY_SIDE_SWITCHES)} (and "
