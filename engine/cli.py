@@ -306,6 +306,8 @@ _DEFERRED_COMMANDS = {
     "train": (".train.cli", "add_train_command", "train or fine-tune a model from a TOML run config"),
     "evaluate": (".evaluate.cli", "add_evaluate_command",
                  "evaluate a checkpoint on a benchmark (report.md, CSV, PNG)"),
+    "pack-state": (".train.cli", "add_pack_command",
+                   "a small copy of a run's resumable state, to commit so the run outlives the machine"),
     "compare": (".evaluate.compare", "add_compare_command", "one table from several evaluate reports (ablations)"),
 }
 

@@ -5,6 +5,7 @@
     python -m engine train --resume runs/tiny                 # the run's own config, exactly where it stopped
     python -m engine train --resume runs/tiny --config configs/tiny.toml --set train.steps=6000   # extend
     accelerate launch -m engine train --config configs/wan-1.3b.toml
+    python -m engine pack-state runs/tiny --out assets/checkpoints/raxels-tiny/training/resume   # for git
 """
 
 from __future__ import annotations
@@ -51,3 +52,31 @@ def run_train(args: argparse.Namespace) -> int:
     run = load_config_for(args)
     result = train(run, resume=args.resume, stop_at=args.stop_at)
     return 0 if result.step >= run.train.steps or args.stop_at is not None else 1
+
+
+def add_pack_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``pack-state`` on the ``python -m engine`` sub-command parser."""
+    p = subparsers.add_parser("pack-state", help=PACK_HELP,
+                              description=PACK_HELP + ": the raw weights as bfloat16 differences from the EMA "
+                              "weights, the optimizer moments in bfloat16 (engine/train/state.py); "
+                              "--resume OUT continues the run closely, not bit-exactly")
+    p.add_argument("run", help="a run directory (its latest checkpoint) or a checkpoint with a training state")
+    p.add_argument("--out", required=True, help="new directory to write")
+    p.set_defaults(func=run_pack)
+    return p
+
+
+PACK_HELP = "a small copy of a run's resumable state, to commit so the run outlives the machine"
+
+
+def run_pack(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .state import pack_training_state
+    from .trainer import find_resume_checkpoint
+
+    src = find_resume_checkpoint(args.run)
+    out = pack_training_state(src, args.out)
+    sizes = sum(f.stat().st_size for f in Path(out).rglob("*") if f.is_file())
+    print(f"packed {src} into {out} ({sizes / 2**20:.1f} MiB); continue with: python -m engine train --resume {out}")
+    return 0

@@ -14,6 +14,13 @@ A checkpoint directory written during training::
         rng-rank<r>.json        Python and NumPy RNG states of process r
 
 The EMA shadows are read back from the checkpoint's ``model.safetensors`` (they are float32 there).
+
+A *packed* state (``pack_training_state``, ``python -m engine pack-state``) is the same layout made small
+enough to commit to git, so a long run outlives the machine it ran on (*(ours)*): the raw weights are
+stored as their bfloat16 difference from the (float32) EMA weights, which is small, so they come back to
+about 1e-5 of their value, and the AdamW moments in bfloat16 (about 3 significant digits, ample for
+running averages). Resuming from it continues the run closely, not bit-exactly; ``state.json`` says so
+under ``"packed"``.
 Optimizer and model states go through ``torch.distributed.checkpoint.state_dict`` with full state
 dicts, so the same code serves one process, DDP and FSDP2 (every process calls save / load: under
 FSDP2 gathering and scattering are collective).
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +166,49 @@ def read_state_doc(path: str | Path) -> dict[str, Any]:
     return doc
 
 
+def pack_training_state(checkpoint: str | Path, out: str | Path) -> Path:
+    """Write a packed copy of the resumable ``checkpoint`` to the new directory ``out`` (see the module
+    docstring). Inference reads ``out`` exactly as it reads ``checkpoint``; ``--resume out`` continues the run."""
+    src, out = Path(checkpoint), Path(out)
+    doc = read_state_doc(src)
+    if doc.get("packed"):
+        raise ValueError(f"{src}: already packed")
+    if out.exists():
+        raise ValueError(f"{out}: exists; pack into a new directory")
+    ema_weights = load_file(str(src / WEIGHTS))
+    raw = load_file(str(src / STATE_DIR / "model.safetensors"))
+    delta = {}
+    for key, value in raw.items():
+        if not value.is_floating_point():
+            delta[key] = value
+        elif key in ema_weights and ema_weights[key].shape == value.shape:
+            delta[key] = (value.double() - ema_weights[key].double()).to(torch.bfloat16)
+        else:
+            raise ValueError(f"{src}: raw weight {key} has no EMA counterpart of its shape in {WEIGHTS}")
+    moments = {k: (v.to(torch.bfloat16) if v.is_floating_point() and v.dim() > 0 else v)
+               for k, v in load_file(str(src / STATE_DIR / "optimizer.safetensors")).items()}
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("model.safetensors", "optimizer.safetensors"))
+    shutil.copy2(src / WEIGHTS, tmp / WEIGHTS)
+    save_file(delta, str(tmp / STATE_DIR / "model.safetensors"))
+    save_file(moments, str(tmp / STATE_DIR / "optimizer.safetensors"))
+    doc["packed"] = {"from": str(src), "model": "bfloat16 difference from the weights in " + WEIGHTS,
+                     "optimizer": "bfloat16 moments", "resume": "close, not bit-exact"}
+    (tmp / STATE_DIR / "state.json").write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.rename(out)
+    return out
+
+
+def _raw_weights(path: Path, doc: dict[str, Any]) -> dict[str, torch.Tensor]:
+    stored = load_file(str(path / STATE_DIR / "model.safetensors"))
+    if not doc.get("packed"):
+        return stored
+    base = load_file(str(path / WEIGHTS))
+    return {k: (base[k].double() + v.double()).to(base[k].dtype) if v.is_floating_point() else v
+            for k, v in stored.items()}
+
+
 def load_training_state(path: str | Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                         scheduler: Any, ema: EMA | None, generator: torch.Generator,
                         rank: int = 0) -> dict[str, Any]:
@@ -165,10 +216,12 @@ def load_training_state(path: str | Path, *, model: torch.nn.Module, optimizer: 
     path = Path(path)
     doc = read_state_doc(path)
     state_dir = path / STATE_DIR
-    set_model_state_dict(model, load_file(str(state_dir / "model.safetensors")),
-                         options=StateDictOptions(full_state_dict=True))
+    set_model_state_dict(model, _raw_weights(path, doc), options=StateDictOptions(full_state_dict=True))
     opt = getattr(optimizer, "optimizer", optimizer)
-    opt_sd = _unflatten_optimizer(load_file(str(state_dir / "optimizer.safetensors")), doc["optimizer"])
+    opt_tensors = load_file(str(state_dir / "optimizer.safetensors"))
+    if doc.get("packed"):
+        opt_tensors = {k: v.float() if v.dtype == torch.bfloat16 else v for k, v in opt_tensors.items()}
+    opt_sd = _unflatten_optimizer(opt_tensors, doc["optimizer"])
     set_optimizer_state_dict(model, opt, optim_state_dict=opt_sd, options=StateDictOptions(full_state_dict=True))
     scheduler.load_state_dict(doc["scheduler"])
     if ema is not None:
