@@ -303,3 +303,40 @@ def test_the_probes_one_step_generation_of_a_fresh_warp_residual_model_is_the_cl
     assert gen["psnr_own_1step"] == pytest.approx(gen["psnr_warp_first"], abs=0.05)
     assert gen["psnr_other_1step"] < gen["psnr_own_1step"]
     assert gen["psnr_own"] < gen["psnr_own_1step"] - 1.0
+
+
+def test_rotation_from_6d_gives_rotations_and_inverts_their_first_two_columns():
+    from engine.evaluate.regression_probe import rotation_from_6d
+
+    R = rotation_from_6d(torch.randn(64, 6, dtype=torch.float64))
+    assert torch.allclose(R.transpose(-1, -2) @ R, torch.eye(3, dtype=torch.float64).expand(64, 3, 3), atol=1e-12)
+    assert torch.allclose(torch.linalg.det(R), torch.ones(64, dtype=torch.float64))
+    six = torch.cat([R[..., 0], R[..., 1]], dim=-1)
+    assert torch.allclose(rotation_from_6d(six), R, atol=1e-12)
+
+
+@pytest.mark.parametrize("tf", [1, 4])
+def test_the_latent_pose_regressor_reads_the_clip_and_learns_a_small_bank(tf):
+    """Frame 0 is the identity by construction; each later frame has its own pose; a few dozen steps fit
+    two clips with different turns (so its figures on held-out clips measure reading, not a fixed path)."""
+    from engine.evaluate.regression_probe import LatentPoseRegressor, pose_loss
+
+    torch.manual_seed(0)
+    model = LatentPoseRegressor(num_frames=9, height=16, width=16, temporal_factor=tf, dim=32, depth=1, heads=2)
+    video = torch.rand(2, 3, 9, 16, 16) * 2 - 1
+    c2w = model(video)
+    assert c2w.shape == (2, 9, 4, 4)
+    assert torch.equal(c2w[:, 0], torch.eye(4).expand(2, 4, 4))
+    assert not torch.allclose(c2w[0, 1:], c2w[1, 1:])                 # the output depends on the video
+    yaw = lambda deg: axis_angle_to_matrix(torch.tensor([0.0, float(np.radians(deg)), 0.0]))  # noqa: E731
+    truth = torch.eye(4).repeat(2, 9, 1, 1)
+    for k in range(9):
+        truth[0, k, :3, :3], truth[1, k, :3, :3] = yaw(3 * k), yaw(-3 * k)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = pose_loss(model(video), truth).item()
+    for _ in range(100):
+        opt.zero_grad()
+        loss = pose_loss(model(video), truth)
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.1 * first
