@@ -5,12 +5,27 @@
 ``steps`` reads an extended arm's probes from ``<run>/probes-<steps>/`` (an arm continued with
 ``python -m engine train --resume <run> --set train.steps=<steps>`` and probed into that folder)."""
 
+import csv
 import json
 import sys
 from pathlib import Path
 
 ARMS = {"base": "base: raxels, DSCA, no ray cosine (the recipe)", "plucker": "Plücker instead of raxels",
         "global": "global attention instead of DSCA", "raycos": "the paper's cosine term on the rays too"}
+
+
+def train_seconds(run: Path, steps: str | None):
+    """Training wall time: summary.json, or for an extended arm the last ``wall_s`` of its curves up to
+    ``steps`` (``curves-to-<steps>.csv`` as committed, else the run's own ``curves.csv``)."""
+    if steps is None:
+        summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
+        return summary.get("wall_time_s", "-")
+    for name in (f"curves-to-{steps}.csv", "curves.csv"):
+        if (run / name).exists():
+            rows = list(csv.DictReader((run / name).open()))
+            if rows and int(rows[-1]["step"]) == int(steps):
+                return float(rows[-1]["wall_s"])
+    return "-"
 
 
 def main(root: str = "runs", steps: str | None = None) -> None:
@@ -31,8 +46,7 @@ def main(root: str = "runs", steps: str | None = None) -> None:
         rots = " / ".join(f"{probes[s]['rot_err_deg']:.2f}" if s in probes else "-" for s in (1, 2, 5, 20))
         styles = ", ".join(f"{k} {v['rot_err_deg']:.1f} ({v['better_than_identity']}/{v['clips']})"
                            for k, v in p["per_style"].items())
-        summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
-        secs = summary.get("wall_time_s", "-")
+        secs = train_seconds(run, steps)
         print(f"| {label} | {rots} | {p['own_other']:.3f} | {p['input_dependence']:.3f} | {p['ATE']:.3f} "
               f"| {styles} | {secs if isinstance(secs, str) else round(secs)} |")
     if ident is not None:
