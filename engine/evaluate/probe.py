@@ -89,8 +89,13 @@ def generated_psnr(frames: np.ndarray, truth: np.ndarray) -> float:
 
 
 def probe_poses(engine, clips: list[EvalClip], *, steps: int = 2, seed: int = 0) -> dict[str, Any]:
-    truths = [c.cameras for c in clips]
     predicted = [engine.estimate_poses(c.frames, steps=steps, seed=seed).to(torch.float64) for c in clips]
+    return {"clips": len(clips), "steps": steps, **score_poses(predicted, clips)}
+
+
+def score_poses(predicted: list[Cameras], clips: list[EvalClip]) -> dict[str, Any]:
+    """The pose figures of the module docstring for one prediction (float64 cameras) per clip."""
+    truths = [c.cameras for c in clips]
     identity = [identity_baseline(t) for t in truths]
     model_m = [pose_metrics(p, t) for p, t in zip(predicted, truths)]
     ident_m = [pose_metrics(p, t) for p, t in zip(identity, truths)]
@@ -104,7 +109,6 @@ def probe_poses(engine, clips: list[EvalClip], *, steps: int = 2, seed: int = 0)
                             "identity_rot_err_deg": float(np.mean(ident)),
                             "better_than_identity": int(sum(m < i for m, i in zip(model, ident)))}
     return {
-        "clips": len(clips), "steps": steps,
         "rot_err_deg": float(np.mean([m["mean_rot_err_deg"] for m in model_m])),
         "identity_rot_err_deg": float(np.mean([m["mean_rot_err_deg"] for m in ident_m])),
         "own_rot_err_deg": own, "other_rot_err_deg": other, "own_other": ratio,
@@ -114,6 +118,8 @@ def probe_poses(engine, clips: list[EvalClip], *, steps: int = 2, seed: int = 0)
         "ATE": float(np.mean([m["ATE"] for m in model_m])),
         "identity_ATE": float(np.mean([m["ATE"] for m in ident_m])),
         "per_style": per_style,
+        "per_clip_rot_err_deg": [round(float(m["mean_rot_err_deg"]), 2) for m in model_m],
+        "per_clip_identity_deg": [round(float(m["mean_rot_err_deg"]), 2) for m in ident_m],
     }
 
 

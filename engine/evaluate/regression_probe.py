@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -33,11 +32,11 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from geometry import Cameras
-from geometry.metrics import identity_baseline, pose_metrics
 
+from ..train.schedule import lr_factor
 from ..vae.patch import PatchVAE
 from .benchmarks import PROCEDURAL_STYLES, procedural_clips
-from .probe import own_other_ratio
+from .probe import score_poses
 
 
 def make_bank(clip_cfg, num_clips: int, *, seed: int = 1234) -> dict[str, torch.Tensor]:
@@ -108,38 +107,24 @@ def pose_loss(pred: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
 
 
 def evaluate(model: LatentPoseRegressor, clips) -> dict[str, Any]:
+    """``probe.score_poses`` of the regressor's predictions for ``clips``."""
     model.eval()
     with torch.no_grad():
         video = torch.stack([torch.from_numpy(c.frames).permute(3, 0, 1, 2).float() / 127.5 - 1 for c in clips])
         c2w = model(video).double()
     model.train()
-    truths = [c.cameras for c in clips]
-    predicted = [Cameras(c2w[i], t.K, t.width, t.height) for i, t in enumerate(truths)]
-    model_m = [pose_metrics(p, t) for p, t in zip(predicted, truths)]
-    ident_m = [pose_metrics(identity_baseline(t), t) for t in truths]
-    own, other, ratio = own_other_ratio(predicted, truths)
-    per_style = {}
-    for style in sorted({c.label for c in clips}):
-        idx = [i for i, c in enumerate(clips) if c.label == style]
-        per_style[style] = {"clips": len(idx),
-                            "rot_err_deg": float(np.mean([model_m[i]["mean_rot_err_deg"] for i in idx])),
-                            "identity_rot_err_deg": float(np.mean([ident_m[i]["mean_rot_err_deg"] for i in idx]))}
-    return {"clips": len(clips), "rot_err_deg": float(np.mean([m["mean_rot_err_deg"] for m in model_m])),
-            "identity_rot_err_deg": float(np.mean([m["mean_rot_err_deg"] for m in ident_m])),
-            "own_rot_err_deg": own, "other_rot_err_deg": other, "own_other": ratio,
-            "per_clip_rot_err_deg": [round(float(m["mean_rot_err_deg"]), 2) for m in model_m],
-            "per_clip_identity_deg": [round(float(m["mean_rot_err_deg"]), 2) for m in ident_m],
-            "per_style": per_style}
+    predicted = [Cameras(c2w[i], c.cameras.K, c.cameras.width, c.cameras.height) for i, c in enumerate(clips)]
+    return {"clips": len(clips), **score_poses(predicted, clips)}
 
 
 def train_probe(bank: dict[str, torch.Tensor], clips, *, temporal_factor: int, steps: int, batch_size: int = 16,
-                lr: float = 1e-3, seed: int = 0, eval_every: int = 250, clip_cfg=None) -> dict[str, Any]:
+                lr: float = 1e-3, seed: int = 0, eval_every: int = 250) -> dict[str, Any]:
     torch.manual_seed(seed)
     T, H, W = bank["video"].shape[2:]
     model = LatentPoseRegressor(num_frames=T, height=H, width=W, temporal_factor=temporal_factor)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda k: min(1.0, (k + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(k / steps, 1)))))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: lr_factor(k, total_steps=steps, warmup_steps=100,
+                                                                       schedule="cosine", min_lr_ratio=0.1))
     gen = torch.Generator().manual_seed(seed)
     n = bank["video"].shape[0]
     curve, evals, t0 = [], [], time.perf_counter()

@@ -15,15 +15,16 @@ A checkpoint directory written during training::
 
 The EMA shadows are read back from the checkpoint's ``model.safetensors`` (they are float32 there).
 
+Optimizer and model states go through ``torch.distributed.checkpoint.state_dict`` with full state
+dicts, so the same code serves one process, DDP and FSDP2 (every process calls save / load: under
+FSDP2 gathering and scattering are collective).
+
 A *packed* state (``pack_training_state``, ``python -m engine pack-state``) is the same layout made small
 enough to commit to git, so a long run outlives the machine it ran on (*(ours)*): the raw weights are
 stored as their bfloat16 difference from the (float32) EMA weights, which is small, so they come back to
 about 1e-5 of their value, and the AdamW moments in bfloat16 (about 3 significant digits, ample for
 running averages). Resuming from it continues the run closely, not bit-exactly; ``state.json`` says so
 under ``"packed"``.
-Optimizer and model states go through ``torch.distributed.checkpoint.state_dict`` with full state
-dicts, so the same code serves one process, DDP and FSDP2 (every process calls save / load: under
-FSDP2 gathering and scattering are collective).
 """
 
 from __future__ import annotations
@@ -189,8 +190,7 @@ def pack_training_state(checkpoint: str | Path, out: str | Path) -> Path:
                for k, v in load_file(str(src / STATE_DIR / "optimizer.safetensors")).items()}
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("model.safetensors", "optimizer.safetensors"))
-    shutil.copy2(src / WEIGHTS, tmp / WEIGHTS)
+    shutil.copytree(src, tmp)                    # then the two big files are replaced by their packed forms
     save_file(delta, str(tmp / STATE_DIR / "model.safetensors"))
     save_file(moments, str(tmp / STATE_DIR / "optimizer.safetensors"))
     doc["packed"] = {"from": str(src), "model": "bfloat16 difference from the weights in " + WEIGHTS,
