@@ -256,6 +256,41 @@ def test_the_joint_ceiling_draws_new_moves_from_each_held_out_clips_first_view()
             assert not torch.allclose(path.c2w, truth.c2w)
 
 
+class _JointEngine:
+    """A stand-in for the engine's two calls the coherence figure uses: joint sample k moves along path k
+    (its frames carry k) when ``coherent``; otherwise its video stays still whatever the path."""
+
+    def __init__(self, paths: list[Cameras], coherent: bool):
+        self.paths, self.coherent, self.k = paths, coherent, 0
+
+    def generate_joint(self, images, num_frames, **kw):
+        path = self.paths[self.k % len(self.paths)]
+        frames = np.full((num_frames, 8, 8, 3), self.k, np.uint8)
+        self.k += 1
+        return frames, path
+
+    def estimate_poses(self, frames, **kw):
+        from geometry.metrics import identity_baseline
+
+        path = self.paths[int(frames[0, 0, 0, 0]) % len(self.paths)]
+        return path if self.coherent else identity_baseline(path)
+
+
+def test_joint_coherence_is_one_for_a_still_video_and_small_for_one_that_follows_its_path():
+    from types import SimpleNamespace
+
+    from engine.evaluate.probe import probe_joint
+
+    paths = [_trajectory(y, torch.tensor(s, dtype=torch.float64))
+             for y, s in ((5, [0.1, 0, 0]), (-8, [0, 0, 0.1]), (12, [-0.1, 0, 0.05]), (0, [0, 0.1, 0]))]
+    clips = [SimpleNamespace(frames=np.zeros((5, 8, 8, 3), np.uint8), cameras=p) for p in reversed(paths)]
+    still = probe_joint(_JointEngine(paths, coherent=False), clips)
+    follows = probe_joint(_JointEngine(paths, coherent=True), clips)
+    assert still["coherence_own_other"] == pytest.approx(1.0)
+    assert follows["coherence_rot_err_deg"] < 1e-6 and follows["coherence_own_other"] < 1e-3
+    assert still["joint_own_other"] == pytest.approx(follows["joint_own_other"])   # same paths either way
+
+
 def test_translation_direction_spread_sees_a_collapsed_translation():
     dirs = [[1.0, 0, 0], [0, 0, 1.0], [0, 1.0, 0]]
     truths = [_trajectory(0, torch.tensor(d, dtype=torch.float64)).c2w for d in dirs]

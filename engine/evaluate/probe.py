@@ -28,6 +28,11 @@ Joint generation (from the first frame; the path is predicted)
                          true first camera and target (``joint_ceiling``): what a perfect model of the
                          training data scores. Procedural paths are drawn independently of the view
                          (random style, direction and size), so it is about 1 too: see RESULTS.md
+    ``coherence_own_other`` does the joint sample's video move along its own predicted path? The poses
+                         estimated from generated video i (``pose_steps``) against path i, over those from
+                         video i + 1 against path i: 1 for a video that ignores its path (a still video
+                         gives the same estimate whatever the path). The figure a photo's independence
+                         from the path cannot hold at 1; its floor is the pose estimator's own/other
 """
 
 from __future__ import annotations
@@ -142,16 +147,20 @@ def probe_generation(engine, clips: list[EvalClip], *, steps: int | None = None,
             "own_beats_copy_first": int(sum(a > b for a, b in zip(own, copy)))}
 
 
-def probe_joint(engine, clips: list[EvalClip], *, steps: int | None = None, seed: int = 0) -> dict[str, Any]:
+def probe_joint(engine, clips: list[EvalClip], *, steps: int | None = None, pose_steps: int = 2,
+                seed: int = 0) -> dict[str, Any]:
     truths = [c.cameras for c in clips]
-    predicted = []
+    predicted, estimated = [], []
     for c in clips:
-        _, cams = engine.generate_joint(c.frames[:1], num_frames=len(c.frames), steps=steps, ray_steps=steps,
-                                        seed=seed)
+        frames, cams = engine.generate_joint(c.frames[:1], num_frames=len(c.frames), steps=steps, ray_steps=steps,
+                                             seed=seed)
         predicted.append(cams.to(torch.float64))
+        estimated.append(engine.estimate_poses(frames, steps=pose_steps, seed=seed).to(torch.float64))
     own, other, ratio = own_other_ratio(predicted, truths)
+    c_own, c_other, c_ratio = own_other_ratio(estimated, predicted)
     return {"clips": len(clips), "joint_rot_err_deg": own, "joint_other_rot_err_deg": other, "joint_own_other": ratio,
-            "joint_input_dependence": input_dependence([p.c2w for p in predicted], [t.c2w for t in truths])}
+            "joint_input_dependence": input_dependence([p.c2w for p in predicted], [t.c2w for t in truths]),
+            "coherence_rot_err_deg": c_own, "coherence_other_rot_err_deg": c_other, "coherence_own_other": c_ratio}
 
 
 def run_probe(engine, *, pose_clips: int = 24, gen_clips: int = 12, pose_steps: int = 2,
@@ -164,7 +173,7 @@ def run_probe(engine, *, pose_clips: int = 24, gen_clips: int = 12, pose_steps: 
     out["poses"] = probe_poses(engine, clips, steps=pose_steps, seed=seed)
     if gen_clips:
         out["generation"] = probe_generation(engine, clips[:gen_clips], steps=video_steps, seed=seed)
-        out["joint"] = probe_joint(engine, clips[:gen_clips], steps=video_steps, seed=seed)
+        out["joint"] = probe_joint(engine, clips[:gen_clips], steps=video_steps, pose_steps=pose_steps, seed=seed)
         from .joint_ceiling import oracle_own_other
 
         out["joint"]["oracle"] = oracle_own_other(clip_cfg, gen_clips, 8, styles=styles)[0]
