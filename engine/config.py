@@ -129,6 +129,9 @@ class FlowConfig:
     mix_anneal_steps: int = 0
 
 
+JOINT_ORDERS = ("together", "cameras_first")
+
+
 @dataclass
 class SamplerConfig:
     """Defaults per task; every call may override them."""
@@ -139,6 +142,10 @@ class SamplerConfig:
     video_steps: int = 20                # camera-conditioned generation: rays clean
     joint_video_steps: int = 20
     joint_ray_steps: int = 20
+    # Joint generation: "together" denoises video and rays at once (the paper); "cameras_first" (ours)
+    # denoises the rays first with the video at pure noise, then generates the video along the
+    # recovered cameras (tasks.generate_joint_events), so the video is made for the cameras returned.
+    joint_order: str = "together"
 
 
 @dataclass
@@ -196,6 +203,7 @@ def _tiny() -> EngineConfig:
                         flow=FlowConfig(loss_weighting="data", ray_cos_weight=0.0, pose_ray_noise_prob=0.5,
                                         ray_centered_weight=10.0, p_video_clean=0.5, p_ray_clean=0.3,
                                         pose_only_steps=1500, mix_anneal_steps=1500),
+                        sampler=SamplerConfig(joint_order="cameras_first"),
                         clip=ClipConfig(pose_num_cond=1), preset="tiny")
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from .config import FORMAT_VERSION, ClipConfig, EngineConfig, FlowConfig, ModelConfig, SamplerConfig, VAEConfig
+from .config import FORMAT_VERSION, JOINT_ORDERS, ClipConfig, EngineConfig, FlowConfig, ModelConfig, SamplerConfig, VAEConfig
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "vae": VAEConfig, "flow": FlowConfig, "sampler": SamplerConfig,
                              "clip": ClipConfig}
@@ -120,6 +120,8 @@ def _check_ranges(cfg: EngineConfig, where: str) -> None:
     in_range("sampler.shift", s.shift, 1e-3, 1e3)
     for name in ("pose_steps", "video_steps", "joint_video_steps", "joint_ray_steps"):
         in_range(f"sampler.{name}", getattr(s, name), 1, MAX_STEPS)
+    if s.joint_order not in JOINT_ORDERS:
+        raise fail("sampler.joint_order", s.joint_order, f"must be one of {', '.join(JOINT_ORDERS)}")
 
     in_range("clip.num_frames", c.num_frames, 1, MAX_FRAMES)
     if (c.num_frames - 1) % v.temporal_factor:

@@ -315,9 +315,10 @@ class Engine:
 
     def generate_joint_stream(self, images: FramesLike, num_frames: int | None = None, *, steps: int | None = None,
                               ray_steps: int | None = None, seed: int = 0,
-                              source_frames: str | Sequence[int] = "first",
+                              source_frames: str | Sequence[int] = "first", order: str | None = None,
                               cancel: CancelToken | None = None) -> Iterator[ProgressEvent]:
-        """Frames and cameras together from one or more images."""
+        """Frames and cameras together from one or more images; ``order`` as ``SamplerConfig.joint_order``
+        (None: the checkpoint's)."""
         steps = _steps(steps, "steps", self.config.sampler.joint_video_steps)
         ray_steps = _steps(ray_steps, "ray_steps", self.config.sampler.joint_ray_steps)
         seed = _seed(seed)
@@ -326,8 +327,8 @@ class Engine:
         src = source_frame_indices(T, x.shape[0], source_frames if isinstance(source_frames, str)
                                    else list(source_frames))
         for ev in generate_joint_events(self.pipe, x, T, src, video_steps=steps,
-                                        ray_steps=ray_steps, seed=seed,
-                                        method=self.config.sampler.method, cancel=cancel):
+                                        ray_steps=ray_steps, seed=seed, method=self.config.sampler.method,
+                                        order=order or self.config.sampler.joint_order, cancel=cancel):
             yield ev
 
     def generate_joint(self, images: FramesLike, num_frames: int | None = None, steps: int | None = None,

@@ -25,6 +25,7 @@ import torch
 from geometry import Cameras
 
 from .camera_codec import decode_cameras, encode_cameras
+from .config import JOINT_ORDERS
 from .events import CancelToken, ProgressEvent
 from .media import tensor_to_uint8
 from .pipeline import JointPipeline
@@ -219,6 +220,15 @@ def generate_events(pipe: JointPipeline, images: torch.Tensor, cameras: Cameras,
     """
     job = _Job("generate", cancel)
     yield job.event("encode", message="encoding sources and cameras")
+    frames = yield from _generate_along(pipe, job, images, cameras, source_frames, steps=steps, seed=seed,
+                                        method=method, preview_every=preview_every)
+    yield job.event("done", frames=frames, result=frames)
+
+
+def _generate_along(pipe: JointPipeline, job: _Job, images: torch.Tensor, cameras: Cameras,
+                    source_frames: list[int], *, steps: int, seed: int, method: str,
+                    preview_every: int | None) -> Generator[ProgressEvent, None, np.ndarray]:
+    """The denoising and decoding of ``generate_events``; returns the frames (T, H, W, 3) uint8."""
     T = cameras.batch_shape[0]
     S = images.shape[0]
     slots = conditioning_slots(T, pipe.cfg.clip.num_cond, list(source_frames))
@@ -250,14 +260,23 @@ def generate_events(pipe: JointPipeline, images: torch.Tensor, cameras: Cameras,
                          fixed={"cond_video": is_source}, cond_pos=pipe.cond_positions(cond_idx), method=method,
                          preview=preview, preview_every=preview_every, features=features, guide=guide)
     yield job.event("decode", message="decoding frames")
-    frames = tensor_to_uint8(pipe.decode_video(final["video"].float())[0].transpose(0, 1))
-    yield job.event("done", frames=frames, result=frames)
+    return tensor_to_uint8(pipe.decode_video(final["video"].float())[0].transpose(0, 1))
 
 
 def generate_joint_events(pipe: JointPipeline, images: torch.Tensor, num_frames: int, source_frames: list[int], *,
                           video_steps: int, ray_steps: int, seed: int = 0, method: str = "euler",
-                          cancel: CancelToken | None = None, preview_every: int | None = None) -> Iterator[ProgressEvent]:
-    """Video and trajectory together from source images: both modalities denoised."""
+                          order: str = "together", cancel: CancelToken | None = None,
+                          preview_every: int | None = None) -> Iterator[ProgressEvent]:
+    """Video and trajectory together from source images: both modalities denoised.
+
+    ``order`` (``SamplerConfig.joint_order``): "together" denoises both streams at once, as the paper
+    does; "cameras_first" *(ours)* first denoises the rays with the video held at pure noise (the
+    model's path for the photos alone), recovers the cameras, then generates the video along them as
+    camera-controlled generation does (with the warped reference where the model has one), so the
+    video is made for the cameras that are returned.
+    """
+    if order not in JOINT_ORDERS:
+        raise ValueError(f"order must be one of {JOINT_ORDERS}, got {order!r}")
     job = _Job("generate_joint", cancel)
     yield job.event("encode", message="encoding sources")
     S = images.shape[0]
@@ -282,6 +301,8 @@ def generate_joint_events(pipe: JointPipeline, images: torch.Tensor, num_frames:
     state = {"video": z_video, "cond_video": z_cond, "rays": z_rays, "cond_rays": z_cond_rays}
     v_sched = time_schedule(video_steps, shift=pipe.cfg.sampler.shift)
     r_sched = time_schedule(ray_steps, shift=pipe.cfg.sampler.shift)
+    if order == "cameras_first":
+        v_sched = torch.zeros(ray_steps + 1)       # steps of size 0: the video stays pure noise at t = 0
     ref = slots[0]
 
     def preview(denoised):
@@ -294,7 +315,14 @@ def generate_joint_events(pipe: JointPipeline, images: torch.Tensor, num_frames:
                                                       "cond_rays": r_sched},
                          fixed={"cond_video": is_source}, cond_pos=pipe.cond_positions(cond_idx), method=method,
                          preview=preview, preview_every=preview_every, features=features)
-    yield job.event("decode", message="decoding frames and cameras")
-    frames = tensor_to_uint8(pipe.decode_video(final["video"].float())[0].transpose(0, 1))
-    poses = _decode_poses(pipe, final["rays"], ref)
+    if order == "cameras_first":
+        yield job.event("decode", message="recovering cameras from the predicted raxels")
+        poses = _decode_poses(pipe, final["rays"], ref)
+        frames = yield from _generate_along(pipe, job, images, poses.cameras.to(images.device), source_frames,
+                                            steps=video_steps, seed=seed, method=method,
+                                            preview_every=preview_every)
+    else:
+        yield job.event("decode", message="decoding frames and cameras")
+        frames = tensor_to_uint8(pipe.decode_video(final["video"].float())[0].transpose(0, 1))
+        poses = _decode_poses(pipe, final["rays"], ref)
     yield job.event("done", frames=frames, cameras=poses.cameras, result=JointResult(frames, poses))

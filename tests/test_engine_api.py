@@ -60,6 +60,20 @@ def test_generation_streams_frames_and_joint_returns_cameras(eng, clip):
     assert frames.shape == (T, SIZE, SIZE, 3) and cams.batch_shape == (T,)
 
 
+def test_cameras_first_joint_generation_makes_the_video_along_the_cameras_it_returns(eng, clip):
+    events = list(eng.generate_joint_stream(clip[:1], steps=3, ray_steps=2, seed=5, order="cameras_first"))
+    denoise = [e for e in events if e.stage == "denoise"]
+    assert [e.step for e in denoise] == [1, 2, 1, 2, 3]                # the rays' steps, then the video's
+    assert denoise[1].cameras is not None
+    frames, cams = events[-1].result.frames, events[-1].result.poses.cameras
+    along = eng.generate(clip[:1], cams, steps=3, seed=5)
+    assert np.array_equal(frames, along)
+    together, _ = eng.generate_joint(clip[:1], steps=3, ray_steps=2, seed=5, order="together")
+    assert not np.array_equal(frames, together)
+    with pytest.raises(ValueError, match="order must be one of"):
+        eng.generate_joint(clip[:1], order="video_first")
+
+
 def test_cancellation_stops_a_job(eng, clip):
     token = CancelToken()
     seen = []

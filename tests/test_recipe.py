@@ -287,6 +287,8 @@ def test_joint_coherence_is_one_for_a_still_video_and_small_for_one_that_follows
     still = probe_joint(_JointEngine(paths, coherent=False), clips)
     follows = probe_joint(_JointEngine(paths, coherent=True), clips)
     assert still["coherence_own_other"] == pytest.approx(1.0)
+    assert still["coherence_rot_err_deg"] == pytest.approx(still["coherence_still_rot_err_deg"])
+    assert still["coherence_still_rot_err_deg"] > 5
     assert follows["coherence_rot_err_deg"] < 1e-6 and follows["coherence_own_other"] < 1e-3
     assert still["joint_own_other"] == pytest.approx(follows["joint_own_other"])   # same paths either way
 

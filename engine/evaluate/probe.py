@@ -32,7 +32,10 @@ Joint generation (from the first frame; the path is predicted)
                          estimated from generated video i (``pose_steps``) against path i, over those from
                          video i + 1 against path i: 1 for a video that ignores its path (a still video
                          gives the same estimate whatever the path). The figure a photo's independence
-                         from the path cannot hold at 1; its floor is the pose estimator's own/other
+                         from the path cannot hold at 1; its floor is the pose estimator's own/other.
+                         When the predicted paths are alike, "other" is close to "own" whatever the video
+                         does, so beside it: ``coherence_rot_err_deg`` (estimate against own path) and
+                         ``coherence_still_rot_err_deg``, what a still video's estimate (never turns) scores
 """
 
 from __future__ import annotations
@@ -158,9 +161,11 @@ def probe_joint(engine, clips: list[EvalClip], *, steps: int | None = None, pose
         estimated.append(engine.estimate_poses(frames, steps=pose_steps, seed=seed).to(torch.float64))
     own, other, ratio = own_other_ratio(predicted, truths)
     c_own, c_other, c_ratio = own_other_ratio(estimated, predicted)
+    still = float(np.mean([_rot_err(identity_baseline(p), p) for p in predicted]))
     return {"clips": len(clips), "joint_rot_err_deg": own, "joint_other_rot_err_deg": other, "joint_own_other": ratio,
             "joint_input_dependence": input_dependence([p.c2w for p in predicted], [t.c2w for t in truths]),
-            "coherence_rot_err_deg": c_own, "coherence_other_rot_err_deg": c_other, "coherence_own_other": c_ratio}
+            "coherence_rot_err_deg": c_own, "coherence_other_rot_err_deg": c_other, "coherence_own_other": c_ratio,
+            "coherence_still_rot_err_deg": still}
 
 
 def run_probe(engine, *, pose_clips: int = 24, gen_clips: int = 12, pose_steps: int = 2,
