@@ -4,7 +4,8 @@ The bars are set from the checkpoint's own measurement (RESULTS.md) with margin,
 input-free model fails, so that a model that stops reading the video or the cameras, or a regression in the
 engine or the geometry (a sign flip, a wrong canonicalisation, a broken sampler or warp), breaks the suite.
 Of the issue-10 bars the checkpoint meets own/other <= 0.5 and both generation bars on the probe's clips, but
-not rotation <= 0.5x identity or joint own/other <= 0.8.
+not rotation <= 0.5x identity or joint own/other <= 0.8. Joint generation is held to what it does: its video
+moves along the cameras it returns.
 """
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 import geometry as g
 from engine import DEFAULT_CHECKPOINT, Engine
 from engine.evaluate import load_benchmark
-from engine.evaluate.probe import generated_psnr
+from engine.evaluate.probe import generated_psnr, probe_joint
 from geometry.metrics import identity_baseline, pose_metrics
 
 pytestmark = pytest.mark.skipif(not (DEFAULT_CHECKPOINT / "model.safetensors").is_file(),
@@ -33,6 +34,11 @@ MAX_MEAN_ATE = 0.2
 # ignores the cameras scores own = other; one that ignores the first frame, or a broken warp, falls below copying.
 MIN_OWN_MINUS_OTHER_DB = 0.8
 MIN_OWN_MINUS_COPY_DB = 0.3
+# Joint generation on the same clips (session 13, cameras first, a seed per clip): the poses estimated from each
+# joint video are 7.8 deg from the sample's own path against 15.5 from the next sample's (coherence own/other
+# 0.50) and 11.3 for a still video. Denoising both streams together scores 1.01 and 1.05x a still video.
+MAX_COHERENCE_OWN_OTHER = 0.75
+MAX_COHERENCE_VS_STILL = 0.85
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +93,12 @@ def test_generation_follows_the_cameras_on_heldout_scenes(engine):
     assert np.isfinite(own).all() and np.isfinite(other).all()
     assert own.mean() - other.mean() >= MIN_OWN_MINUS_OTHER_DB, (own, other)
     assert own.mean() - copy.mean() >= MIN_OWN_MINUS_COPY_DB, (own, copy)
+
+
+def test_joint_video_moves_along_the_cameras_it_returns(engine):
+    """The poses read back from each joint sample's video are closer to that sample's own path than to another
+    sample's, and than a still video's are: both fail for a video that ignores the path it comes with."""
+    clips = load_benchmark("procedural", engine.config.clip, NUM_CLIPS)
+    r = probe_joint(engine, clips)
+    assert r["coherence_own_other"] < MAX_COHERENCE_OWN_OTHER, r
+    assert r["coherence_rot_err_deg"] < MAX_COHERENCE_VS_STILL * r["coherence_still_rot_err_deg"], r
