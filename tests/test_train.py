@@ -443,6 +443,26 @@ def test_init_video_stream_takes_the_video_stream_and_builds_rays_and_dsca_from_
         _run_config(tmp_path, "alone", "train.init_video_stream=true")
 
 
+def test_freeze_video_stream_trains_the_ray_side_only(tmp_path):
+    from engine.checkpoint import save_checkpoint
+    from engine.train import build_pipeline
+
+    base = _run_config(tmp_path, "base")
+    save_checkpoint(tmp_path / "ck", build_pipeline(base).model, base.engine)
+    before = load_file(str(tmp_path / "ck" / "model.safetensors"))
+    result = train(_run_config(tmp_path, "frozen", f'train.init_checkpoint="{tmp_path / "ck"}"',
+                               "train.freeze_video_stream=true", "train.steps=2"))
+    for weights in ("model.safetensors", "training_state/model.safetensors"):     # EMA and raw
+        after = load_file(str(result.checkpoint / weights))
+        video = [k for k in after if k.startswith("video_io.") or ".video." in k]
+        ray = [k for k in after if k.startswith("ray_io.") or ".ray." in k]
+        assert video and ray and len(video) + len(ray) == len(after)
+        assert all(torch.equal(after[k], before[k]) for k in video)
+        assert sum(not torch.equal(after[k], before[k]) for k in ray) > len(ray) // 2
+    with pytest.raises(ValueError, match="freeze_video_stream needs train.init_checkpoint"):
+        _run_config(tmp_path, "alone", "train.freeze_video_stream=true")
+
+
 def test_overrides():
     run = parse_run_config({}, overrides=["train.steps=7", "engine.model.dim=64", "data.path=/data/x",
                                           "train.betas=[0.8, 0.9]"])

@@ -67,6 +67,10 @@ class TrainConfig:
     # self-attention with a zero output). Ours, for the ablation arms: every arm, whatever its ray
     # encoding or attention, starts from the same video backbone.
     init_video_stream: bool = False
+    # Train only the ray side (ray_io, the ray blocks): the video stream, its cross-attention to the rays
+    # included, stays as initialised. Ours: a fine-tune for poses that cannot move the video weights, so
+    # the generation changes only through the ray tokens the video attends to.
+    freeze_video_stream: bool = False
     wan_transformer: str | None = None   # build the model from a local diffusers Wan 2.1 transformer folder
     torch_threads: int = 0               # intra-op CPU threads of each training process (0: torch's default)
     progress: bool = True                # tqdm progress bar on the main process
@@ -152,6 +156,8 @@ class RunConfig:
         if t.reset_video_head and not t.init_checkpoint:
             raise ValueError(f"{where}: train.reset_video_head needs train.init_checkpoint (a fresh model's head is "
                              "zero already)")
+        if t.freeze_video_stream and not t.init_checkpoint:
+            raise ValueError(f"{where}: train.freeze_video_stream needs train.init_checkpoint (a trained video stream)")
         if t.init_video_stream and not t.init_checkpoint:
             raise ValueError(f"{where}: train.init_video_stream needs train.init_checkpoint (whose video stream to take)")
         if t.init_checkpoint and t.wan_transformer:

@@ -140,6 +140,16 @@ def _is_video_stream(name: str) -> bool:
         and ".norm_cross." not in name
 
 
+def freeze_video_side(model: torch.nn.Module) -> list[str]:
+    """``train.freeze_video_stream``: every video-side parameter (the stream and its cross-attention to the
+    rays) stops taking gradients; returns their names."""
+    names = [n for n, p in model.named_parameters() if n.startswith("video_io.") or ".video." in n]
+    for n, p in model.named_parameters():
+        if n in names:
+            p.requires_grad_(False)
+    return names
+
+
 def _load_video_stream(pipe: JointPipeline, path: str) -> None:
     """``train.init_video_stream``: the video stream of checkpoint ``path``; the ray stream and DSCA are
     then initialised from it as from a pretrained video model (``JointDiT.copy_video_to_ray_branch``,
@@ -310,6 +320,8 @@ def _train(run: RunConfig, *, resume, train_source, heldout_source, stop_at, acc
     # 1. Model, optimizer, schedule, EMA (same seed on every process: identical initial weights).
     set_seed(tc.seed)
     pipe = build_pipeline(run)
+    if tc.freeze_video_stream:
+        freeze_video_side(pipe.model)
     cfg: EngineConfig = run.engine
     num_params = sum(p.numel() for p in pipe.model.parameters())
     pipe.vae.to(device)
