@@ -308,6 +308,7 @@ _DEFERRED_COMMANDS = {
                  "evaluate a checkpoint on a benchmark (report.md, CSV, PNG)"),
     "pack-state": (".train.cli", "add_pack_command",
                    "a small copy of a run's resumable state, to commit so the run outlives the machine"),
+    "average-checkpoints": (".train.cli", "add_average_command", "the mean of a run's checkpoints (stochastic weight averaging)"),
     "compare": (".evaluate.compare", "add_compare_command", "one table from several evaluate reports (ablations)"),
 }
 

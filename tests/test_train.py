@@ -463,6 +463,25 @@ def test_freeze_video_stream_trains_the_ray_side_only(tmp_path):
         _run_config(tmp_path, "alone", "train.freeze_video_stream=true")
 
 
+def test_average_checkpoints_writes_the_mean_that_the_engine_loads(tmp_path):
+    from engine.cli import main
+
+    result = train(_run_config(tmp_path, "run"))
+    a, b = result.run_dir / "checkpoints" / "step-0000002", result.checkpoint
+    assert main(["average-checkpoints", str(a), str(b), "--out", str(tmp_path / "swa")]) == 0
+    wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
+    mean = load_file(str(tmp_path / "swa" / "model.safetensors"))
+    assert mean.keys() == wa.keys() and any(not torch.equal(wa[k], wb[k]) for k in wa)
+    assert all(torch.allclose(mean[k], (wa[k].double() + wb[k].double()).div(2).float(), atol=1e-7) for k in wa)
+    eng = Engine.from_checkpoint(tmp_path / "swa", device="cpu")
+    assert eng.meta["averaged"] == [str(a), str(b)] and eng.meta["steps"] == 4
+    other = train(_run_config(tmp_path, "wider", "engine.model.ffn_dim=96", "train.steps=1"))
+    with pytest.raises(ValueError, match="model config differs"):
+        main(["--debug", "average-checkpoints", str(b), str(other.checkpoint), "--out", str(tmp_path / "bad")])
+    with pytest.raises(ValueError, match="exists"):
+        main(["--debug", "average-checkpoints", str(a), str(b), "--out", str(tmp_path / "swa")])
+
+
 def test_overrides():
     run = parse_run_config({}, overrides=["train.steps=7", "engine.model.dim=64", "data.path=/data/x",
                                           "train.betas=[0.8, 0.9]"])

@@ -80,3 +80,25 @@ def run_pack(args: argparse.Namespace) -> int:
     sizes = sum(f.stat().st_size for f in Path(out).rglob("*") if f.is_file())
     print(f"packed {src} into {out} ({sizes / 2**20:.1f} MiB); continue with: python -m engine train --resume {out}")
     return 0
+
+
+AVERAGE_HELP = "the mean of a run's checkpoints (stochastic weight averaging)"
+
+
+def add_average_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``average-checkpoints`` on the ``python -m engine`` sub-command parser."""
+    p = subparsers.add_parser("average-checkpoints", help=AVERAGE_HELP,
+                              description=AVERAGE_HELP + " (engine/train/average.py): one run's checkpoints, "
+                              "same model config; the output is an ordinary checkpoint")
+    p.add_argument("checkpoints", nargs="+", help="checkpoint directories (at least 2)")
+    p.add_argument("--out", required=True, help="new directory to write")
+    p.set_defaults(func=run_average)
+    return p
+
+
+def run_average(args: argparse.Namespace) -> int:
+    from .average import average_checkpoints
+
+    out = average_checkpoints(args.checkpoints, args.out)
+    print(f"averaged {len(args.checkpoints)} checkpoints into {out}")
+    return 0
