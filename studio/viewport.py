@@ -253,8 +253,11 @@ class Viewport:
 
     def set_look_through(self, on: bool) -> None:
         """Look through the preview camera (the view follows it as it plays or is scrubbed), or stop."""
-        self.look_through = bool(on)
-        self._looked_through = None
+        # Under the drawing lock: a draw that has already read "on" finishes its move first, so a "Frame all"
+        # after "off" is the last move, never undone by a follow that ran late under load.
+        with self._lock:
+            self.look_through = bool(on)
+            self._looked_through = None
         self.mark("preview")
 
     def _follow_preview(self, c2w: np.ndarray, fov_deg: float) -> None:
@@ -277,8 +280,9 @@ class Viewport:
         back = back - (back @ UP) * UP
         back = back / (np.linalg.norm(back) or 1.0)
         eye = centre - back * 2.2 * radius + UP * 1.3 * radius
-        for c in self.server.get_clients().values():
-            self._move_camera(c, eye=eye, look_at=centre)
+        with self._lock:        # not between a draw's reading of look_through and its follow move
+            for c in self.server.get_clients().values():
+                self._move_camera(c, eye=eye, look_at=centre)
         self.mark("visibility")
 
     def _content_points(self) -> np.ndarray | None:
