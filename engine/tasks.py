@@ -306,7 +306,9 @@ def generate_joint_events(pipe: JointPipeline, images: torch.Tensor, num_frames:
     ref = slots[0]
 
     def preview(denoised):
-        out = {"frames": tensor_to_uint8(pipe.decode_video(denoised["video"].float())[0].transpose(0, 1))}
+        out = {}
+        if order == "together":      # cameras first, the video here is noise held still: nothing to show
+            out["frames"] = tensor_to_uint8(pipe.decode_video(denoised["video"].float())[0].transpose(0, 1))
         if "rays" in denoised:
             out["cameras"] = _decode_poses(pipe, denoised["rays"], ref).cameras
         return out

@@ -26,18 +26,16 @@ def average_checkpoints(paths: list[str | Path], out: str | Path) -> Path:
     if out.exists():
         raise ValueError(f"{out}: exists; average into a new directory")
     loaded = [load_checkpoint(p) for p in paths]
-    cfg, _, meta = loaded[-1]
+    cfg, last, meta = loaded[-1]
+    total = {k: torch.zeros_like(v, dtype=torch.float64) for k, v in last.items()}
     for p, (c, state, _) in zip(paths, loaded):
         if dataclasses.asdict(c.model) != dataclasses.asdict(cfg.model):
             raise ValueError(f"{p}: its model config differs from {paths[-1]}'s; only one run's checkpoints average")
-    keys = loaded[-1][1].keys()
-    total = {k: torch.zeros_like(v, dtype=torch.float64) for k, v in loaded[-1][1].items()}
-    for p, (_, state, _) in zip(paths, loaded):
-        if state.keys() != keys:
+        if state.keys() != last.keys():
             raise ValueError(f"{p}: its tensors differ from {paths[-1]}'s")
         for k, v in state.items():
             total[k] += v.double()
-    mean = {k: (v / len(paths)).to(loaded[-1][1][k].dtype) for k, v in total.items()}
+    mean = {k: (v / len(paths)).to(last[k].dtype) for k, v in total.items()}
 
     from engine.pipeline import JointPipeline
 

@@ -143,10 +143,11 @@ def _is_video_stream(name: str) -> bool:
 def freeze_video_side(model: torch.nn.Module) -> list[str]:
     """``train.freeze_video_stream``: every video-side parameter (the stream and its cross-attention to the
     rays) stops taking gradients; returns their names."""
-    names = [n for n, p in model.named_parameters() if n.startswith("video_io.") or ".video." in n]
+    names = []
     for n, p in model.named_parameters():
-        if n in names:
+        if n.startswith("video_io.") or ".video." in n:
             p.requires_grad_(False)
+            names.append(n)
     return names
 
 
