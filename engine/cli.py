@@ -157,7 +157,8 @@ def cmd_estimate_poses(args: argparse.Namespace) -> int:
 
     eng = _engine(args)
     res = _follow(_naming_flags(eng.estimate_poses_stream(args.clip, steps=args.steps, seed=args.seed, ref=args.ref,
-                                                          num_frames=args.num_frames, method=args.method)),
+                                                          num_frames=args.num_frames, method=args.method,
+                                                          ensemble=args.ensemble)),
                   "estimate poses")
     save_cameras(res.cameras, args.out)
     for note in res.notes:
@@ -331,6 +332,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     p.add_argument("--method", choices=["raxels", *BASELINE_METHODS], default="raxels",
                    help="raxels: the model; the others are classical baselines, run on the clip's own frames")
+    from .config import POSE_ENSEMBLES
+
+    p.add_argument("--ensemble", choices=POSE_ENSEMBLES, default=None,
+                   help="the model's passes: mirror_reverse averages the rotations of the clip, mirrored and "
+                        "reversed; none is one pass; default: the checkpoint's sampler.pose_ensemble")
     _common(p)
     p.set_defaults(func=cmd_estimate_poses, out_kind="cameras")
 

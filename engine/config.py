@@ -130,6 +130,7 @@ class FlowConfig:
 
 
 JOINT_ORDERS = ("together", "cameras_first")
+POSE_ENSEMBLES = ("none", "mirror_reverse")
 
 
 @dataclass
@@ -146,6 +147,9 @@ class SamplerConfig:
     # denoises the rays first with the video at pure noise, then generates the video along the
     # recovered cameras (tasks.generate_joint_events), so the video is made for the cameras returned.
     joint_order: str = "together"
+    # Pose estimation: "none" is one pass (the paper); "mirror_reverse" (ours) also asks about the clip
+    # mirrored left-right, played backwards, and both, and averages the four rotations (engine.pose_ensemble).
+    pose_ensemble: str = "none"
 
 
 @dataclass
@@ -203,7 +207,7 @@ def _tiny() -> EngineConfig:
                         flow=FlowConfig(loss_weighting="data", ray_cos_weight=0.0, pose_ray_noise_prob=0.5,
                                         ray_centered_weight=10.0, p_video_clean=0.5, p_ray_clean=0.3,
                                         pose_only_steps=1500, mix_anneal_steps=1500),
-                        sampler=SamplerConfig(joint_order="cameras_first"),
+                        sampler=SamplerConfig(joint_order="cameras_first", pose_ensemble="mirror_reverse"),
                         clip=ClipConfig(pose_num_cond=1), preset="tiny")
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from .config import FORMAT_VERSION, JOINT_ORDERS, ClipConfig, EngineConfig, FlowConfig, ModelConfig, SamplerConfig, VAEConfig
+from .config import FORMAT_VERSION, JOINT_ORDERS, POSE_ENSEMBLES, ClipConfig, EngineConfig, FlowConfig, ModelConfig, SamplerConfig, VAEConfig
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "vae": VAEConfig, "flow": FlowConfig, "sampler": SamplerConfig,
                              "clip": ClipConfig}
@@ -122,6 +122,8 @@ def _check_ranges(cfg: EngineConfig, where: str) -> None:
         in_range(f"sampler.{name}", getattr(s, name), 1, MAX_STEPS)
     if s.joint_order not in JOINT_ORDERS:
         raise fail("sampler.joint_order", s.joint_order, f"must be one of {', '.join(JOINT_ORDERS)}")
+    if s.pose_ensemble not in POSE_ENSEMBLES:
+        raise fail("sampler.pose_ensemble", s.pose_ensemble, f"must be one of {', '.join(POSE_ENSEMBLES)}")
 
     in_range("clip.num_frames", c.num_frames, 1, MAX_FRAMES)
     if (c.num_frames - 1) % v.temporal_factor:

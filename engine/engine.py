@@ -25,7 +25,8 @@ from .events import CancelToken, ProgressEvent
 from .image_metrics import frame_metrics
 from .media import CropInfo, FramesLike, load_frames, tensor_to_uint8
 from .pipeline import JointPipeline
-from .tasks import (JointResult, PoseResult, estimate_poses_events, generate_events, generate_joint_events,
+from .pose_ensemble import ensemble_pose_events, num_passes
+from .tasks import (JointResult, PoseResult, generate_events, generate_joint_events,
                     source_frame_indices)
 from .vae import nearest_valid_frame_counts
 
@@ -212,7 +213,8 @@ class Engine:
 
     def estimate_poses_stream(self, video: FramesLike, *, steps: int | None = None, seed: int = 0, ref: int = 0,
                               num_frames: int | None = None, method: str = "raxels", intrinsics: Any = None,
-                              cancel: CancelToken | None = None) -> Iterator[ProgressEvent]:
+                              ensemble: str | None = None, cancel: CancelToken | None = None
+                              ) -> Iterator[ProgressEvent]:
         """Predict a clip's cameras, one per input frame. ``method="raxels"`` is the model (2 ray steps by
         default); the classical baselines (``engine.baselines.BASELINE_METHODS``: "colmap", "two-view") run
         on the clip's own frames at their own resolution, every frame at once (no windows), labelled as
@@ -222,7 +224,9 @@ class Engine:
         A clip of any length T >= 2 runs in overlapping windows of the checkpoint's clip length, chained into
         one trajectory (``engine.windows``, docs/windowing.md); events then say which window is running and
         the result's notes give the windows and their overlap. ``num_frames`` (1 + 4k) instead picks that
-        many frames evenly and runs them in one pass: one camera per picked frame."""
+        many frames evenly and runs them in one window: one camera per picked frame. ``ensemble``
+        (``SamplerConfig.pose_ensemble``; None: the checkpoint's) averages each window's rotations over the
+        clip mirrored and reversed (``engine.pose_ensemble``); "none" is the paper's single pass."""
         from .baselines import BASELINE_METHODS, baseline_pose_events
         from .media import frames_to_tensor, load_video
 
@@ -247,9 +251,11 @@ class Engine:
             return
         from .windows import windowed_pose_events
 
-        run = estimate_poses_events if num_frames is not None else windowed_pose_events
+        ensemble = self.config.sampler.pose_ensemble if ensemble is None else ensemble
+        num_passes(ensemble)        # a clear error for an unknown name, before any work
+        run = ensemble_pose_events if num_frames is not None else windowed_pose_events
         for ev in run(self.pipe, x, steps=steps, seed=seed, ref=ref, method=self.config.sampler.method,
-                      cancel=cancel):
+                      cancel=cancel, ensemble=ensemble):
             if ev.cameras is not None:
                 ev.cameras = self._to_source(ev.cameras, crop)
             if ev.stage == "done":
@@ -361,7 +367,7 @@ class Engine:
         num_sources = _whole(num_sources, "num_sources", low=1, high=MAX_FRAMES)
         x, _, used = self.prepare_clip(video, num_frames=num_frames)
         notes: list[str] = []
-        poses_events = estimate_poses_events
+        poses_events = ensemble_pose_events
         if num_frames is None:
             from .windows import single_pass_frames, windowed_pose_events
 
@@ -376,23 +382,23 @@ class Engine:
         T = x.shape[0]
         if num_sources > T:
             raise ValueError(f"num_sources must be at most the clip's {T} frames, got {num_sources}")
-        method = self.config.sampler.method
+        method, ensemble = self.config.sampler.method, self.config.sampler.pose_ensemble
         pred: PoseResult = yield from _as_stage(
-            poses_events(self.pipe, x, steps=pose_steps, seed=seed, cancel=cancel), "1/5 poses")
+            poses_events(self.pipe, x, steps=pose_steps, seed=seed, cancel=cancel, ensemble=ensemble), "1/5 poses")
         src = [int(i) for i in np.round(np.linspace(0, T - 1, num_sources))]
         frames = yield from _as_stage(
             generate_events(self.pipe, x[src], pred.cameras, src, seed=seed, cancel=cancel, steps=video_steps,
                             method=method), "2/5 regenerate")
         again: PoseResult = yield from _as_stage(
             poses_events(self.pipe, self._uint8_to_model(frames), steps=pose_steps, seed=seed,
-                         cancel=cancel), "3/5 poses of the regenerated clip")
+                         cancel=cancel, ensemble=ensemble), "3/5 poses of the regenerated clip")
         other = other_trajectory(pred.cameras)
         other_frames = yield from _as_stage(
             generate_events(self.pipe, x[:1], other, [0], seed=seed, cancel=cancel, steps=video_steps, method=method),
             "4/5 regenerate along another trajectory")
         on_other: PoseResult = yield from _as_stage(
             poses_events(self.pipe, self._uint8_to_model(other_frames), steps=pose_steps, seed=seed,
-                         cancel=cancel), "5/5 poses of that clip")
+                         cancel=cancel, ensemble=ensemble), "5/5 poses of that clip")
         original = tensor_to_uint8(x.float())
         img = frame_metrics(frames, original)
         mean_psnr, mean_ssim = generated_frame_quality(img["psnr"], img["ssim"], src)

@@ -27,7 +27,8 @@ from geometry.metrics import apply_sim3, fit_sim3_spread
 
 from .events import CancelToken, ProgressEvent
 from .pipeline import JointPipeline
-from .tasks import PoseResult, estimate_poses_events
+from .pose_ensemble import ensemble_pose_events, num_passes
+from .tasks import PoseResult
 
 
 def min_overlap(window: int) -> int:
@@ -156,12 +157,13 @@ def describe_plan(plan: Sequence[np.ndarray], num_frames: int) -> str:
 
 def windowed_pose_events(pipe: JointPipeline, video: torch.Tensor, *, steps: int, seed: int = 0, ref: int = 0,
                          method: str = "euler", cancel: CancelToken | None = None,
-                         max_window: int | None = None) -> Iterator[ProgressEvent]:
-    """``estimate_poses_events`` for a clip of any length T >= 2 (frames (T, 3, H, W) on the model grid).
+                         max_window: int | None = None, ensemble: str = "none") -> Iterator[ProgressEvent]:
+    """``pose_ensemble.ensemble_pose_events`` (``ensemble``; "none": one pass, ``tasks.estimate_poses_events``)
+    for a clip of any length T >= 2 (frames (T, 3, H, W) on the model grid).
 
     A clip that is exactly one window runs as it is. Otherwise each window runs in turn (same seed, its
     first frame as reference) and its events are re-emitted with the message "window w/n (frames a-b)",
-    step counts running over all windows (``total`` = windows x steps), and previews of the trajectory
+    step counts running over all windows (``total`` = windows x passes x steps), and previews of the trajectory
     chained so far (the frames covered up to the running window). Cancelling stops between windows as
     well as between steps. The final result is a ``PoseResult`` of T cameras canonicalised to ``ref``,
     with the plan in its notes (``describe_plan``).
@@ -170,21 +172,22 @@ def windowed_pose_events(pipe: JointPipeline, video: torch.Tensor, *, steps: int
     tf = pipe.temporal_factor
     plan = plan_windows(T, max(max_window or pipe.cfg.clip.num_frames, 1 + tf), tf)
     if len(plan) == 1 and len(plan[0]) == T:
-        yield from estimate_poses_events(pipe, video, steps=steps, seed=seed, ref=ref, method=method, cancel=cancel)
+        yield from ensemble_pose_events(pipe, video, steps=steps, seed=seed, ref=ref, method=method, cancel=cancel,
+                                        ensemble=ensemble)
         return
-    n, start = len(plan), time.perf_counter()
+    n, start, per = len(plan), time.perf_counter(), steps * num_passes(ensemble)
     done: list[PoseResult] = []
     for w, window in enumerate(plan):
         if cancel is not None:
             cancel.raise_if_cancelled()
         label = f"window {w + 1}/{n} (frames {int(window[0])}-{int(window[-1])})"
-        for ev in estimate_poses_events(pipe, video[torch.as_tensor(window, device=video.device)], steps=steps,
-                                        seed=seed, ref=0, method=method, cancel=cancel):
+        for ev in ensemble_pose_events(pipe, video[torch.as_tensor(window, device=video.device)], steps=steps,
+                                       seed=seed, ref=0, method=method, cancel=cancel, ensemble=ensemble):
             if ev.stage == "done":
                 done.append(ev.result)
                 continue
-            within = {"encode": 0, "decode": steps}.get(ev.stage, ev.step)
-            ev.step, ev.total = w * steps + within, n * steps
+            within = ev.step if ev.total else {"encode": 0, "decode": per}.get(ev.stage, ev.step)
+            ev.step, ev.total = w * per + within, n * per
             ev.message = f"{label}: {ev.message}" if ev.message else label
             ev.elapsed = time.perf_counter() - start
             if ev.cameras is not None:
@@ -193,6 +196,6 @@ def windowed_pose_events(pipe: JointPipeline, video: torch.Tensor, *, steps: int
     cams, sources = assemble_cameras(plan, [r.cameras for r in done], ref)
     residual = np.array([done[w].residual[p] for w, p in sources.tolist()])
     notes = [describe_plan(plan, T)] + [f"window {w + 1}/{n}: {note}" for w, r in enumerate(done) for note in r.notes]
-    yield ProgressEvent("estimate_poses", "done", step=n * steps, total=n * steps,
+    yield ProgressEvent("estimate_poses", "done", step=n * per, total=n * per,
                         elapsed=time.perf_counter() - start, cameras=cams,
                         result=PoseResult(cams, residual, ref, notes))

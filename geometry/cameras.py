@@ -157,6 +157,17 @@ class Cameras:
             ts = self.timestamps[0] + (self.timestamps[-1] - self.timestamps).flip(0)
         return Cameras(c2w, K, self.width, self.height, ts)
 
+    def mirrored(self) -> "Cameras":
+        """The cameras of the left-right mirrored images (pixel ``u -> width - u``) in the world mirrored
+        by ``x -> -x``: ``c2w -> S c2w S``, ``S = diag(-1, 1, 1, 1)``, and ``cx -> width - cx``. The poses stay
+        rigid and right-handed; a turn to the right becomes one to the left. Its own inverse."""
+        S = torch.tensor([-1.0, 1.0, 1.0, 1.0], dtype=self.c2w.dtype, device=self.c2w.device)
+        c2w = self.c2w * S[:, None] * S[None, :]
+        K = self.K.clone()
+        K[..., 0, 1] = -K[..., 0, 1]
+        K[..., 0, 2] = self.width - K[..., 0, 2]
+        return Cameras(c2w, K, self.width, self.height, self.timestamps)
+
     def resized(self, width: int, height: int) -> "Cameras":
         """Same cameras for a ``width`` x ``height`` image: K scales per axis."""
         check_image_size(width, height, "resized")

@@ -72,6 +72,18 @@ def project_to_so3(M: torch.Tensor) -> torch.Tensor:
     return U @ D @ Vh
 
 
+def chordal_mean(R: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    """Chordal L2 mean of rotations along ``dim`` of (..., 3, 3): the rotation nearest (Frobenius) to
+    their arithmetic mean (Hartley et al., "Rotation averaging", 2013). Exact for identical inputs; for
+    rotations within 90 degrees of each other it lies between them."""
+    if dim < 0:
+        dim += R.ndim
+    if R.ndim < 3 or R.shape[-2:] != (3, 3) or dim >= R.ndim - 2:
+        raise ValueError(f"chordal_mean: expected rotations (..., 3, 3) averaged over a batch dim, "
+                         f"got shape {tuple(R.shape)} and dim {dim}")
+    return project_to_so3(R.mean(dim))
+
+
 # --------------------------------------------------------------------------------------
 # Quaternions: (w, x, y, z), Hamilton product, unit norm
 # --------------------------------------------------------------------------------------

@@ -44,6 +44,33 @@ def test_reversed_is_time_reversal():
     assert torch.equal(rev.reversed().c2w, cams.c2w)
 
 
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds)
+def test_mirrored_cameras_see_the_mirrored_world_at_mirrored_pixels(seed):
+    cams = random_cameras(seed, (), 5)
+    gen = torch.Generator().manual_seed(seed)
+    # World points in front of every camera: on each optical axis at a random depth, then jittered.
+    depth = 1.0 + 3.0 * torch.rand(5, 1, generator=gen, dtype=torch.float64)
+    pts = cams.centers + depth * cams.R[..., :, 2] + 0.1 * torch.randn(5, 3, generator=gen, dtype=torch.float64)
+
+    def project(c, X):
+        local = torch.einsum("nji,nj->ni", c.R, X - c.centers)        # R^T (X - centre)
+        uv = torch.einsum("nij,nj->ni", c.K, local)
+        return uv[:, :2] / uv[:, 2:]
+
+    mir = cams.mirrored()
+    flip = torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64)
+    uv, uv_m = project(cams, pts), project(mir, pts * flip)
+    assert torch.allclose(uv_m[:, 0], cams.width - uv[:, 0], atol=1e-8)
+    assert torch.allclose(uv_m[:, 1], uv[:, 1], atol=1e-8)
+    assert torch.linalg.det(mir.R).min() > 0                               # still rigid, right-handed
+    assert torch.allclose(mir.mirrored().c2w, cams.c2w) and torch.allclose(mir.mirrored().K, cams.K)
+    # A turn to the right (about the camera's y axis) becomes the same turn to the left.
+    yaw = g.make_pose(g.axis_angle_to_matrix(torch.tensor([0.0, 0.3, 0.0], dtype=torch.float64)), torch.zeros(3, dtype=torch.float64))
+    turned = g.Cameras(yaw, cams.K[0], cams.width, cams.height).mirrored()
+    assert torch.allclose(turned.R, g.axis_angle_to_matrix(torch.tensor([0.0, -0.3, 0.0], dtype=torch.float64)))
+
+
 def test_resized_scales_intrinsics_exactly_with_half_pixel_centres():
     K = g.intrinsics_matrix(100.0, 120.0, 64.0, 48.0).double()
     cams = g.Cameras(torch.eye(4, dtype=torch.float64), K, 128, 96)
@@ -171,3 +198,21 @@ def test_project_to_so3():
     assert torch.allclose(P @ P.T, torch.eye(3, dtype=torch.float64), atol=1e-12)
     assert torch.linalg.det(P).item() == pytest.approx(1.0)
     assert g.relative_rotation_angle_deg(P, R).item() < 0.2
+
+
+def test_chordal_mean_of_rotations():
+    axis = torch.tensor([0.2, -0.9, 0.4], dtype=torch.float64)
+    axis = axis / axis.norm()
+    R = g.axis_angle_to_matrix(torch.stack([a * axis for a in (0.1, 0.5, 0.9)]))        # (3, 3, 3)
+    # About one axis the mean is the mean angle; it is invariant to a common rotation on either side.
+    assert torch.allclose(g.chordal_mean(R), g.axis_angle_to_matrix(0.5 * axis), atol=1e-12)
+    A = g.axis_angle_to_matrix(torch.tensor([0.3, 0.1, -0.7], dtype=torch.float64))
+    assert torch.allclose(g.chordal_mean(A @ R @ A.T), A @ g.chordal_mean(R) @ A.T, atol=1e-12)
+    # Batched over other dims; the mean of identical rotations is that rotation.
+    same = R[None].expand(4, 3, 3, 3)
+    assert torch.allclose(g.chordal_mean(same, dim=0), R, atol=1e-12)
+    assert g.chordal_mean(same, dim=1).shape == (4, 3, 3)
+    with pytest.raises(ValueError, match="chordal_mean"):
+        g.chordal_mean(R, dim=-1)
+    with pytest.raises(ValueError, match="chordal_mean"):
+        g.chordal_mean(torch.eye(3, dtype=torch.float64))

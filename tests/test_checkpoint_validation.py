@@ -67,6 +67,7 @@ def test_valid_checkpoint_loads(saved):
     ("clip", "num_frames", 8, "clip.num_frames"),
     ("sampler", "video_steps", 0, "sampler.video_steps"),
     ("sampler", "joint_order", "video_first", "sampler.joint_order"),
+    ("sampler", "pose_ensemble", "average", "sampler.pose_ensemble"),
     ("flow", "p_video_clean", 1.5, "flow.p_video_clean"),
     ("vae", "patch_size", 8, "model.latent_channels"),
 ])

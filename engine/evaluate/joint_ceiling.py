@@ -34,13 +34,13 @@ from .probe import own_other_ratio, report
 
 
 def start_conditioned_paths(clip: ClipConfig, num_clips: int, draws: int, *, styles=PROCEDURAL_STYLES,
-                            give_style: bool = False, seed: int = 1):
-    """(truths, draws): the held-out clips' true paths (``benchmarks.procedural_path``) and, per clip,
-    ``draws`` other paths from the same first camera and target."""
+                            give_style: bool = False, seed: int = 1, first_seed: int = 0):
+    """(truths, draws): the true paths of held-out clips ``first_seed ..`` (``benchmarks.procedural_path``)
+    and, per clip, ``draws`` other paths from the same first camera and target."""
     from engine.data import HELDOUT_SEEDS, sample_trajectory
 
     truths, samples = [], []
-    for n in range(num_clips):
+    for n in range(first_seed, first_seed + num_clips):
         scene, path = procedural_path(clip, n, styles=styles)
         fov = float(torch.rad2deg(path.cameras.fov_y[0]))
         rng = np.random.default_rng([HELDOUT_SEEDS[n], seed])
@@ -53,10 +53,11 @@ def start_conditioned_paths(clip: ClipConfig, num_clips: int, draws: int, *, sty
 
 
 def oracle_own_other(clip: ClipConfig, num_clips: int, draws: int, *, styles=PROCEDURAL_STYLES,
-                     give_style: bool = False) -> tuple[dict[str, float], list]:
+                     give_style: bool = False, first_seed: int = 0) -> tuple[dict[str, float], list]:
     """The probe's joint own/other for paths the data generator draws from each clip's first view,
     averaged over ``draws`` draws; and the clips' true paths."""
-    truths, samples = start_conditioned_paths(clip, num_clips, draws, styles=styles, give_style=give_style)
+    truths, samples = start_conditioned_paths(clip, num_clips, draws, styles=styles, give_style=give_style,
+                                              first_seed=first_seed)
     per_draw = [own_other_ratio([s[k] for s in samples], truths) for k in range(draws)]
     own, other = float(np.mean([p[0] for p in per_draw])), float(np.mean([p[1] for p in per_draw]))
     ratios = [p[2] for p in per_draw]

@@ -4,7 +4,8 @@
 
 On held-out procedural clips (the evaluator's, ``benchmarks.procedural_clips``):
 
-Poses (video clean, rays denoised in ``pose_steps`` steps, reference frame 0)
+Poses (video clean, rays denoised in ``pose_steps`` steps, reference frame 0, the checkpoint's pose ensemble
+or ``--ensemble``; with an ensemble, ``poses_single_pass`` holds the same figures for one plain pass)
     ``rot_err_deg``      mean relative rotation error over frame pairs (``pose_metrics``), pooled over clips
     ``identity``         the same for the "never turns" answer
     ``own_other``        mean error of each clip's prediction against its own truth, over the mean error of the
@@ -51,6 +52,7 @@ import numpy as np
 import torch
 
 from engine.baselines.warp import warp_first_frame
+from engine.config import POSE_ENSEMBLES
 from engine.image_metrics import frame_metrics
 from geometry import Cameras, canonicalize
 from geometry.metrics import identity_baseline, pose_metrics
@@ -96,9 +98,12 @@ def generated_psnr(frames: np.ndarray, truth: np.ndarray) -> float:
     return generated_frame_quality(m["psnr"], m["ssim"], source_frames=[0])[0]
 
 
-def probe_poses(engine, clips: list[EvalClip], *, steps: int = 2, seed: int = 0) -> dict[str, Any]:
-    predicted = [engine.estimate_poses(c.frames, steps=steps, seed=seed).to(torch.float64) for c in clips]
-    return {"clips": len(clips), "steps": steps, **score_poses(predicted, clips)}
+def probe_poses(engine, clips: list[EvalClip], *, steps: int = 2, seed: int = 0,
+                ensemble: str | None = None) -> dict[str, Any]:
+    ensemble = engine.config.sampler.pose_ensemble if ensemble is None else ensemble
+    predicted = [engine.estimate_poses(c.frames, steps=steps, seed=seed, ensemble=ensemble).to(torch.float64)
+                 for c in clips]
+    return {"clips": len(clips), "steps": steps, "ensemble": ensemble, **score_poses(predicted, clips)}
 
 
 def score_poses(predicted: list[Cameras], clips: list[EvalClip]) -> dict[str, Any]:
@@ -172,18 +177,21 @@ def probe_joint(engine, clips: list[EvalClip], *, steps: int | None = None, pose
 
 def run_probe(engine, *, pose_clips: int = 24, gen_clips: int = 12, pose_steps: int = 2,
               video_steps: int | None = None, styles: tuple[str, ...] = PROCEDURAL_STYLES,
-              seed: int = 0) -> dict[str, Any]:
+              seed: int = 0, first_seed: int = 0) -> dict[str, Any]:
+    """The probe on held-out clips ``first_seed ..`` (0: the probe's own; another range serves as validation)."""
     clip_cfg = engine.config.clip
     t0 = time.perf_counter()
-    clips = procedural_clips(clip_cfg, pose_clips, styles=styles)
-    out: dict[str, Any] = {"styles": list(styles)}
+    clips = procedural_clips(clip_cfg, pose_clips, styles=styles, first_seed=first_seed)
+    out: dict[str, Any] = {"styles": list(styles), "first_seed": first_seed}
     out["poses"] = probe_poses(engine, clips, steps=pose_steps, seed=seed)
+    if out["poses"]["ensemble"] != "none":
+        out["poses_single_pass"] = probe_poses(engine, clips, steps=pose_steps, seed=seed, ensemble="none")
     if gen_clips:
         out["generation"] = probe_generation(engine, clips[:gen_clips], steps=video_steps, seed=seed)
         out["joint"] = probe_joint(engine, clips[:gen_clips], steps=video_steps, pose_steps=pose_steps, seed=seed)
         from .joint_ceiling import oracle_own_other
 
-        out["joint"]["oracle"] = oracle_own_other(clip_cfg, gen_clips, 8, styles=styles)[0]
+        out["joint"]["oracle"] = oracle_own_other(clip_cfg, gen_clips, 8, styles=styles, first_seed=first_seed)[0]
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -222,11 +230,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pose-steps", type=int, default=2)
     ap.add_argument("--video-steps", type=int, default=None)
     ap.add_argument("--styles", default=",".join(PROCEDURAL_STYLES), help="trajectory styles, comma-separated")
+    ap.add_argument("--first-seed", type=int, default=0, help="first held-out clip (0: the probe's; e.g. 512: validation)")
+    ap.add_argument("--ensemble", default=None, choices=POSE_ENSEMBLES,
+                    help="pose ensemble for the 'poses' figures (default: the checkpoint's sampler.pose_ensemble)")
     ap.add_argument("--out", default=None, help="write the result as JSON")
     args = ap.parse_args(argv)
     engine = Engine.from_checkpoint(args.checkpoint, device="cpu")
+    if args.ensemble is not None:
+        engine.config.sampler.pose_ensemble = args.ensemble
     result = run_probe(engine, pose_clips=args.pose_clips, gen_clips=args.gen_clips, pose_steps=args.pose_steps,
-                       video_steps=args.video_steps, styles=tuple(args.styles.split(",")))
+                       video_steps=args.video_steps, styles=tuple(args.styles.split(",")), first_seed=args.first_seed)
     result["checkpoint"] = str(args.checkpoint)
     result["bars"] = bars(result)
     report(result, args.out)
