@@ -3,9 +3,9 @@
 The bars are set from the checkpoint's own measurement (RESULTS.md) with margin, and each is one that an
 input-free model fails, so that a model that stops reading the video or the cameras, or a regression in the
 engine or the geometry (a sign flip, a wrong canonicalisation, a broken sampler or warp), breaks the suite.
-Of the issue-10 bars the checkpoint meets own/other <= 0.5 and both generation bars on the probe's clips, but
-not rotation <= 0.5x identity or joint own/other <= 0.8. Joint generation is held to what it does: its video
-moves along the cameras it returns.
+Of the issue-10 bars the checkpoint meets own/other <= 0.5 and both generation bars on the probe's clips; rotation
+<= 0.5x identity only there, narrowly (0.493x; on 96 fresh held-out clips 0.62x), and not joint own/other <= 0.8.
+Joint generation is held to what it does: its video moves along the cameras it returns.
 """
 
 import numpy as np
@@ -22,22 +22,23 @@ pytestmark = pytest.mark.skipif(not (DEFAULT_CHECKPOINT / "model.safetensors").i
                                 reason="no shipped checkpoint in assets/checkpoints/raxels-tiny")
 
 NUM_CLIPS = 8
-# Measured on these 8 held-out clips (seeds HELDOUT_SEEDS[:8]) at 2 ray steps (session 13, step 800 of Q5: F2's ray
-# side fine-tuned): mean rotation error 9.09 degrees against 19.17 for the identity ("never turns"; 0.47x),
-# own/other 0.39 (the prediction made for the next clip scored against this one), ATE 0.128. The bars sit
+# Measured on these 8 held-out clips (seeds HELDOUT_SEEDS[:8]) at 2 ray steps with the checkpoint's pose ensemble
+# (session 14, step 1,200 of R5: the ray side fine-tuned further; rotations averaged over the clip, mirrored and
+# reversed): mean rotation error 9.30 degrees against 19.17 for the identity ("never turns"; 0.485x; one pass 10.74,
+# 0.56x), own/other 0.34 (the prediction made for the next clip scored against this one), ATE 0.070. The bars sit
 # between those figures and what an input-free model scores (identity ratio 1.0, own/other 1.0).
-MAX_ROT_ERR_VS_IDENTITY = 0.6
-MAX_OWN_OTHER = 0.55
-MAX_MEAN_ATE = 0.17
-# Camera-controlled generation on the same clips, default sampler, seed 0 (session 13; the video stream is F2's):
+MAX_ROT_ERR_VS_IDENTITY = 0.56
+MAX_OWN_OTHER = 0.45
+MAX_MEAN_ATE = 0.11
+# Camera-controlled generation on the same clips, default sampler, seed 0 (sessions 13-14; the video stream is F2's):
 # 22.34 dB along the clip's own path, 20.71 along the next clip's, 21.28 copying the first frame (the classical
 # warp: 22.89). A model that ignores the cameras scores own = other; one that ignores the first frame, or a broken
 # warp, falls below copying.
 MIN_OWN_MINUS_OTHER_DB = 0.8
 MIN_OWN_MINUS_COPY_DB = 0.5
-# Joint generation on the same clips (session 13, cameras first, a seed per clip): the poses estimated from each
-# joint video are 7.3 deg from the sample's own path against 13.7 from the next sample's (coherence own/other
-# 0.53) and 11.0 for a still video. Denoising both streams together scored 1.01 and 1.05x a still video (F2).
+# Joint generation on the same clips (session 14, cameras first, a seed per clip): the poses estimated from each
+# joint video are 10.2 deg from the sample's own path against 19.0 from the next sample's (coherence own/other
+# 0.54) and 14.8 for a still video (0.69x). Denoising both streams together scored 1.01 and 1.05x a still video (F2).
 MAX_COHERENCE_OWN_OTHER = 0.75
 MAX_COHERENCE_VS_STILL = 0.85
 
