@@ -31,6 +31,7 @@ from engine import Engine, EngineConfig, preset
 from engine.camera_codec import encode_cameras
 from engine.objective import training_loss
 from engine.pipeline import JointPipeline
+from engine.pose_ensemble import num_passes
 
 # Dense (no sparsity) bf16 tensor-core peaks in TFLOP/s from the vendors' datasheets, matched as a
 # substring of torch.cuda.get_device_name(). Longer keys first, so "RTX 4090" is not read as something else.
@@ -156,12 +157,16 @@ def print_task_timings(r: dict, device: torch.device) -> None:
     frames = (np.random.default_rng(0).random((c.num_frames, c.height, c.width, 3)) * 255).astype(np.uint8)
     cams = g.Cameras.from_fov(torch.eye(4).expand(c.num_frames, 4, 4).clone(), fov_y_deg=60.0,
                               width=c.width, height=c.height)
+    passes = num_passes(cfg.sampler.pose_ensemble)
     tasks = {
-        f"estimate poses ({cfg.sampler.pose_steps} steps)": lambda: eng.estimate_poses_stream(frames),
+        f"estimate poses ({cfg.sampler.pose_steps} steps, 1 pass)":
+            lambda: eng.estimate_poses_stream(frames, ensemble="none"),
         f"generate ({cfg.sampler.video_steps} steps)": lambda: eng.generate_stream(frames[:1], cams),
         f"generate jointly ({cfg.sampler.joint_video_steps}/{cfg.sampler.joint_ray_steps} steps)":
             lambda: eng.generate_joint_stream(frames[:1]),
     }
+    if passes > 1:      # the preset's pose ensemble (sampler.pose_ensemble), against one pass above
+        tasks[f"estimate poses ({cfg.sampler.pose_steps} steps x {passes} passes)"] = lambda: eng.estimate_poses_stream(frames)
     fwd_per_clip = r["forward"]["ms"] / 1e3 / r["batch"]
     print(f"\n{'task':36}{'first event s':>15}{'total s':>10}{'steps x fwd s':>15}")
     for label, make in tasks.items():
