@@ -169,7 +169,9 @@ class Engine:
                 "quality_note": self.meta.get("quality_note"),
                 "frames": c.num_frames, "height": c.height, "width": c.width, "num_cond": c.num_cond,
                 "parameters": sum(p.numel() for p in self.pipe.model.parameters()),
-                "camera_encoding": self.config.model.camera_encoding, "attention": self.config.model.attention}
+                "camera_encoding": self.config.model.camera_encoding, "attention": self.config.model.attention,
+                # model passes per pose estimate (1, or 4 for the mirrored / reversed ensemble)
+                "pose_passes": num_passes(self.config.sampler.pose_ensemble)}
 
     # ---- input preparation -------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ def _clip(T: int = 9, seed: int = 0) -> np.ndarray:
 
 
 def test_the_tiny_preset_averages_four_passes(engine):
-    assert engine.config.sampler.pose_ensemble == "mirror_reverse"
+    assert engine.config.sampler.pose_ensemble == "mirror_reverse" and engine.info()["pose_passes"] == 4
     assert num_passes("mirror_reverse") == 4 and num_passes("none") == 1
     assert [p[0] for p in PASSES["mirror_reverse"]][0] == "plain"
 
