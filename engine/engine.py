@@ -254,7 +254,6 @@ class Engine:
         from .windows import windowed_pose_events
 
         ensemble = self.config.sampler.pose_ensemble if ensemble is None else ensemble
-        num_passes(ensemble)        # a clear error for an unknown name, before any work
         run = ensemble_pose_events if num_frames is not None else windowed_pose_events
         for ev in run(self.pipe, x, steps=steps, seed=seed, ref=ref, method=self.config.sampler.method,
                       cancel=cancel, ensemble=ensemble):

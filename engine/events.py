@@ -66,3 +66,16 @@ class ProgressEvent:
         if self.stage == "done":
             return 1.0
         return self.step / self.total if self.total else 0.0
+
+
+def as_part(ev: ProgressEvent, index: int, parts: int, steps_per_part: int, label: str,
+            elapsed: float) -> ProgressEvent:
+    """``ev`` from part ``index`` of ``parts`` equal sub-jobs (windows, ensemble passes) re-counted as an event of
+    the whole job: ``step`` runs over all parts (``total`` = parts x steps_per_part), the message starts with
+    ``label``, ``elapsed`` is the whole job's. An event without a ``total`` (a plain job's encode / decode) counts
+    as the part's start / end."""
+    within = ev.step if ev.total else {"encode": 0, "decode": steps_per_part}.get(ev.stage, ev.step)
+    ev.step, ev.total = index * steps_per_part + within, parts * steps_per_part
+    ev.message = f"{label}: {ev.message}" if ev.message else label
+    ev.elapsed = elapsed
+    return ev

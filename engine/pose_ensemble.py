@@ -24,7 +24,7 @@ import torch
 from geometry import Cameras, canonicalize, chordal_mean
 
 from .config import POSE_ENSEMBLES
-from .events import CancelToken, ProgressEvent
+from .events import CancelToken, ProgressEvent, as_part
 from .pipeline import JointPipeline
 from .tasks import PoseResult, estimate_poses_events
 
@@ -94,16 +94,12 @@ def ensemble_pose_events(pipe: JointPipeline, video: torch.Tensor, *, steps: int
     for k, (label, mirrored, reversed_) in enumerate(passes):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        tag = f"pass {k + 1}/{n} ({label})"
         for ev in estimate_poses_events(pipe, _transform(video, mirrored, reversed_), steps=steps, seed=seed,
                                         ref=ref, method=method, cancel=cancel):
             if ev.stage == "done":
                 done.append((ev.result, _map_back(ev.result.cameras, mirrored, reversed_, ref)))
                 continue
-            within = ev.step if ev.total else {"encode": 0, "decode": steps}.get(ev.stage, ev.step)
-            ev.step, ev.total = k * steps + within, n * steps
-            ev.message = f"{tag}: {ev.message}" if ev.message else tag
-            ev.elapsed = time.perf_counter() - start
+            as_part(ev, k, n, steps, f"pass {k + 1}/{n} ({label})", time.perf_counter() - start)
             if ev.cameras is not None:
                 running = _map_back(ev.cameras, mirrored, reversed_, ref)
                 mapped = [m for _, m in done] + [running]

@@ -25,7 +25,7 @@ import torch
 from geometry import Cameras, canonicalize
 from geometry.metrics import apply_sim3, fit_sim3_spread
 
-from .events import CancelToken, ProgressEvent
+from .events import CancelToken, ProgressEvent, as_part
 from .pipeline import JointPipeline
 from .pose_ensemble import ensemble_pose_events, num_passes
 from .tasks import PoseResult
@@ -186,10 +186,7 @@ def windowed_pose_events(pipe: JointPipeline, video: torch.Tensor, *, steps: int
             if ev.stage == "done":
                 done.append(ev.result)
                 continue
-            within = ev.step if ev.total else {"encode": 0, "decode": per}.get(ev.stage, ev.step)
-            ev.step, ev.total = w * per + within, n * per
-            ev.message = f"{label}: {ev.message}" if ev.message else label
-            ev.elapsed = time.perf_counter() - start
+            as_part(ev, w, n, per, label, time.perf_counter() - start)
             if ev.cameras is not None:
                 ev.cameras = assemble_cameras(plan[:w + 1], [r.cameras for r in done] + [ev.cameras], ref)[0]
             yield ev
