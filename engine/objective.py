@@ -10,13 +10,16 @@ A batch (built by ``engine.data``'s example builder, or by hand in tests)::
 
 Loss: ``FlowConfig.loss_weighting`` -- on velocities (the paper) or on the clean-latent error
 (``data_weighted``, the from-scratch presets) -- plus, where ``FlowConfig`` asks for them, the
-pixel-space ray terms of ``ray_image_terms`` (ours).
+pixel-space ray terms of ``ray_image_terms`` (ours), and with a ``VideoAnchor`` (``TrainConfig.video_anchor_weight``, ours) the drift of the video
+prediction from a frozen copy of the init model.
 
 Times: t_video and t_ray are drawn independently, sometimes pinned clean (``FlowConfig``). Source
 slots are always clean; sparse-target slots follow the video; conditioning ray slots follow the rays.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
@@ -113,8 +116,18 @@ def _reference_guide(pipe: JointPipeline, batch: dict[str, torch.Tensor]) -> tor
     return pipe.reference_warp(reference, batch["K"][b, ref], batch["c2w"][b, ref], batch["K"], batch["c2w"])
 
 
+@dataclass
+class VideoAnchor:
+    """``TrainConfig.video_anchor_weight``: a frozen copy of the init model (``teacher``) whose video
+    prediction the trained model's is pulled towards, with ``weight``, wherever the video is supervised."""
+
+    teacher: torch.nn.Module
+    weight: float
+
+
 def _group_loss(pipe: JointPipeline, batch: dict[str, torch.Tensor], t_video: torch.Tensor, t_ray: torch.Tensor,
-                generator: torch.Generator | None) -> tuple[torch.Tensor, dict[str, float]]:
+                generator: torch.Generator | None, anchor: VideoAnchor | None = None
+                ) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of examples that share a number of conditioning slots."""
     flow = pipe.cfg.flow
     clean, cond_pos = pipe.clean_streams(batch["video"], batch["rays"], batch["cond_idx"])
@@ -130,12 +143,18 @@ def _group_loss(pipe: JointPipeline, batch: dict[str, torch.Tensor], t_video: to
     if pipe.cfg.model.warped_reference and bool((times["rays"] >= 1).any()):   # only there are cameras given
         guide = _reference_guide(pipe, batch)
     pred = pipe.model(noised, times, cond_pos=cond_pos, features=features, guide=guide)
+    held = None
+    if anchor is not None and anchor.weight and bool(mask["video"].any()):
+        with torch.no_grad():
+            held = {"video": anchor.teacher(noised, times, cond_pos=cond_pos, features=features, guide=guide)["video"]}
     extra: dict[str, torch.Tensor] = {}
     if flow.ray_centered_weight or flow.ray_pose_weight:
         x_rays = predicted_clean(pred["rays"], noised["rays"], times["rays"])
         extra = ray_image_terms(pipe, x_rays, batch, mask["rays"])
     if flow.loss_weighting == "data":
         pred, target = data_weighted(pred, target, times)
+        if held is not None:
+            held = data_weighted(held, held, times)[0]
     ray_cos = flow.cos_weight if flow.ray_cos_weight is None else flow.ray_cos_weight
     cos_weights = {"video": flow.cos_weight, "cond_video": flow.cos_weight, "rays": ray_cos, "cond_rays": ray_cos}
     loss, parts = flow_loss(pred, target, mask, cos_weight=cos_weights)
@@ -144,7 +163,11 @@ def _group_loss(pipe: JointPipeline, batch: dict[str, torch.Tensor], t_video: to
         loss = loss + flow.ray_centered_weight * extra["centered"]
     if "pose" in extra:
         loss = loss + flow.ray_pose_weight * extra["pose"]
-    logged.update({f"ray_{k}": float(v.detach()) for k, v in extra.items()})
+    if held is not None:     # the same weighting as the loss: the clean-latent difference for "data"
+        drift, _ = flow_loss({"video": pred["video"]}, held, {"video": mask["video"]}, cos_weight=0.0)
+        loss = loss + anchor.weight * drift
+        extra["video_anchor"] = drift
+    logged.update({(k if k == "video_anchor" else f"ray_{k}"): float(v.detach()) for k, v in extra.items()})
     with torch.no_grad():
         for modality, names in MODALITY_STREAMS.items():
             sub, sub_parts = flow_loss({n: pred[n] for n in names}, {n: target[n] for n in names},
@@ -155,8 +178,8 @@ def _group_loss(pipe: JointPipeline, batch: dict[str, torch.Tensor], t_video: to
 
 
 def training_loss(pipe: JointPipeline, batch: dict[str, torch.Tensor], *,
-                  generator: torch.Generator | None = None, step: int | None = None
-                  ) -> tuple[torch.Tensor, dict[str, float]]:
+                  generator: torch.Generator | None = None, step: int | None = None,
+                  anchor: VideoAnchor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Flow-matching loss on one batch; returns the scalar loss and logged parts per modality.
 
     ``step`` (the optimizer step) places the batch on the task-mix schedule (``task_probabilities``);
@@ -187,14 +210,14 @@ def training_loss(pipe: JointPipeline, batch: dict[str, torch.Tensor], *,
         if slots < M:
             sub["cond_idx"] = sub["cond_idx"][:, :slots].contiguous()
             sub["num_sources"] = sub["num_sources"].clamp(max=slots)
-        loss_g, log_g = _group_loss(pipe, sub, t_video[sel], t_ray[sel], generator)
+        loss_g, log_g = _group_loss(pipe, sub, t_video[sel], t_ray[sel], generator, anchor)
         w = n / B
         total = total + w * loss_g
         logged["loss"] += w * float(loss_g.detach())
         logged["mse"] += w * log_g["mse"]
         logged["cos"] += w * log_g["cos"]
         for k, v in log_g.items():
-            if k.startswith("ray_"):
+            if k.startswith("ray_") or k == "video_anchor":
                 extras[k] = extras.get(k, 0.0) + w * v
         for m in MODALITY_STREAMS:
             sums[m][0] += log_g[f"loss_{m}"] * log_g[f"tokens_{m}"]

@@ -3,6 +3,7 @@ what they claim (a model that ignores its input scores own/other = 1)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -377,3 +378,49 @@ def test_the_latent_pose_regressor_reads_the_clip_and_learns_a_small_bank(tf):
         loss.backward()
         opt.step()
     assert loss.item() < 0.1 * first
+
+
+def test_the_video_anchor_is_zero_against_itself_and_pulls_the_video_toward_the_teacher():
+    from engine.objective import VideoAnchor
+
+    cfg = _cfg(p_video_clean=0.0, p_ray_clean=0.0)       # every example supervises its video
+    torch.manual_seed(0)
+    pipe = JointPipeline(cfg)
+    batch = _batch(2)
+    plain, _ = training_loss(pipe, batch, generator=torch.Generator().manual_seed(3))
+    same, logged = training_loss(pipe, batch, generator=torch.Generator().manual_seed(3),
+                                 anchor=VideoAnchor(copy.deepcopy(pipe.model), 1.0))
+    assert float(same.detach()) == pytest.approx(float(plain.detach()), rel=1e-6) and logged["video_anchor"] == 0.0
+    teacher = copy.deepcopy(pipe.model)
+    with torch.no_grad():
+        teacher.video_io.proj_out.bias.add_(0.5)           # a teacher whose video prediction differs
+    pipe.model.zero_grad()
+    anchored, logged = training_loss(pipe, batch, generator=torch.Generator().manual_seed(3),
+                                     anchor=VideoAnchor(teacher, 2.0))
+    assert float(anchored.detach()) > float(plain.detach()) and logged["video_anchor"] > 0
+    anchored.backward()
+    pipe_grad = pipe.model.video_io.proj_out.bias.grad.clone()
+    pipe.model.zero_grad()
+    plain, _ = training_loss(pipe, batch, generator=torch.Generator().manual_seed(3))
+    plain.backward()
+    # the anchor's own gradient on the output bias points away from the teacher's (+0.5): descent moves toward it
+    assert float((pipe_grad - pipe.model.video_io.proj_out.bias.grad).sum()) < 0
+    assert not any(p.grad is not None for p in teacher.parameters())
+
+
+def test_the_video_anchor_leaves_pose_examples_alone():
+    from engine.objective import VideoAnchor
+
+    cfg = _cfg(p_video_clean=1.0, p_ray_clean=0.0)        # pose estimation only: no video is supervised
+    pipe = JointPipeline(cfg)
+    teacher = copy.deepcopy(pipe.model)
+    with torch.no_grad():
+        teacher.video_io.proj_out.bias.add_(0.5)
+    calls = []
+    original = teacher.forward
+    teacher.forward = lambda *a, **kw: calls.append(1) or original(*a, **kw)
+    plain, _ = training_loss(pipe, _batch(2), generator=torch.Generator().manual_seed(3))
+    anchored, logged = training_loss(pipe, _batch(2), generator=torch.Generator().manual_seed(3),
+                                     anchor=VideoAnchor(teacher, 1.0))
+    assert float(anchored.detach()) == pytest.approx(float(plain.detach()), rel=1e-6)
+    assert not calls and "video_anchor" not in logged       # the teacher is not even run

@@ -551,3 +551,23 @@ def test_fine_tuning_from_a_wan_checkpoint(tmp_path):
     assert math.isfinite(result.losses[0])
     eng = Engine.from_checkpoint(result.checkpoint, device="cpu")
     assert eng.config.model.dim == 24 and eng.config.vae.kind == "wan" and eng.config.model.text_dim == 32
+
+
+def test_the_video_anchor_trains_against_the_init_checkpoint_and_checks_its_settings(tmp_path):
+    from engine.checkpoint import save_checkpoint
+    from engine.train import build_pipeline
+
+    base = _run_config(tmp_path, "base")
+    save_checkpoint(tmp_path / "ck", build_pipeline(base).model, base.engine)
+    before = load_file(str(tmp_path / "ck" / "model.safetensors"))
+    ck = f'train.init_checkpoint="{tmp_path / "ck"}"'
+    result = train(_run_config(tmp_path, "anchored", ck, "train.video_anchor_weight=1.0", "train.steps=2"))
+    after = load_file(str(result.checkpoint / "training_state" / "model.safetensors"))
+    video = [k for k in after if k.startswith("video_io.") or ".video." in k]
+    assert sum(not torch.equal(after[k], before[k]) for k in video) > len(video) // 4   # the video trains
+    with pytest.raises(ValueError, match="video_anchor_weight needs train.init_checkpoint"):
+        _run_config(tmp_path, "alone", "train.video_anchor_weight=1.0")
+    with pytest.raises(ValueError, match="video_anchor_weight with train.freeze_video_stream"):
+        _run_config(tmp_path, "both", ck, "train.video_anchor_weight=1.0", "train.freeze_video_stream=true")
+    with pytest.raises(ValueError, match="video_anchor_weight must be >= 0"):
+        _run_config(tmp_path, "negative", ck, "train.video_anchor_weight=-1.0")

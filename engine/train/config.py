@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 import types
 import typing
@@ -71,6 +72,11 @@ class TrainConfig:
     # included, stays as initialised. Ours: a fine-tune for poses that cannot move the video weights, so
     # the generation changes only through the ray tokens the video attends to.
     freeze_video_stream: bool = False
+    # Weight of an anchor on the video output (ours): the mean squared difference between the model's
+    # predicted clean video latents and those of the frozen init checkpoint on the same noisy inputs,
+    # over the tokens the video loss counts. A fine-tune that trains the video stream for poses can then
+    # not drift from what the init checkpoint generates (distillation from it, beside the data's loss).
+    video_anchor_weight: float = 0.0
     wan_transformer: str | None = None   # build the model from a local diffusers Wan 2.1 transformer folder
     torch_threads: int = 0               # intra-op CPU threads of each training process (0: torch's default)
     progress: bool = True                # tqdm progress bar on the main process
@@ -158,6 +164,13 @@ class RunConfig:
                              "zero already)")
         if t.freeze_video_stream and not t.init_checkpoint:
             raise ValueError(f"{where}: train.freeze_video_stream needs train.init_checkpoint (a trained video stream)")
+        if not (t.video_anchor_weight >= 0 and math.isfinite(t.video_anchor_weight)):
+            raise ValueError(f"{where}: train.video_anchor_weight must be >= 0, got {t.video_anchor_weight}")
+        if t.video_anchor_weight and not t.init_checkpoint:
+            raise ValueError(f"{where}: train.video_anchor_weight needs train.init_checkpoint (the model to anchor to)")
+        if t.video_anchor_weight and t.freeze_video_stream:
+            raise ValueError(f"{where}: train.video_anchor_weight with train.freeze_video_stream: the frozen video "
+                             "cannot drift, the anchor would only cost a forward pass")
         if t.init_video_stream and not t.init_checkpoint:
             raise ValueError(f"{where}: train.init_video_stream needs train.init_checkpoint (whose video stream to take)")
         if t.init_checkpoint and t.wan_transformer:

@@ -23,6 +23,7 @@ Run directory (``train.output_dir``)::
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -48,7 +49,7 @@ from tqdm.auto import tqdm
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import EngineConfig
 from ..model import joint_dit_from_wan
-from ..objective import training_loss
+from ..objective import VideoAnchor, training_loss
 from ..pipeline import JointPipeline
 from ..vae import PatchVAE, build_vae
 from .config import RunConfig
@@ -323,6 +324,10 @@ def _train(run: RunConfig, *, resume, train_source, heldout_source, stop_at, acc
     pipe = build_pipeline(run)
     if tc.freeze_video_stream:
         freeze_video_side(pipe.model)
+    anchor = None
+    if tc.video_anchor_weight:       # the init weights, before a resume replaces them
+        teacher = copy.deepcopy(pipe.model).requires_grad_(False).eval().to(acc.device)
+        anchor = VideoAnchor(teacher, tc.video_anchor_weight)
     cfg: EngineConfig = run.engine
     num_params = sum(p.numel() for p in pipe.model.parameters())
     pipe.vae.to(device)
@@ -436,7 +441,7 @@ def _train(run: RunConfig, *, resume, train_source, heldout_source, stop_at, acc
                 data_s += time.perf_counter() - t_wait
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items() if isinstance(v, torch.Tensor)}
                 with acc.accumulate(model), acc.autocast():
-                    loss, logged = training_loss(view, batch, generator=generator, step=step)
+                    loss, logged = training_loss(view, batch, generator=generator, step=step, anchor=anchor)
                     acc.backward(loss)
                     if acc.sync_gradients:
                         grad_norm = float(acc.clip_grad_norm_(model.parameters(),
