@@ -10,8 +10,9 @@ A batch (built by ``engine.data``'s example builder, or by hand in tests)::
 
 Loss: ``FlowConfig.loss_weighting`` -- on velocities (the paper) or on the clean-latent error
 (``data_weighted``, the from-scratch presets) -- plus, where ``FlowConfig`` asks for them, the
-pixel-space ray terms of ``ray_image_terms`` (ours), and with a ``VideoAnchor`` (``TrainConfig.video_anchor_weight``, ours) the drift of the video
-prediction from a frozen copy of the init model.
+pixel-space ray terms of ``ray_image_terms`` (ours), and, with a ``VideoAnchor``
+(``TrainConfig.video_anchor_weight``, ours), the drift of the video prediction from a frozen copy of
+the init model.
 
 Times: t_video and t_ray are drawn independently, sometimes pinned clean (``FlowConfig``). Source
 slots are always clean; sparse-target slots follow the video; conditioning ray slots follow the rays.
@@ -163,11 +164,11 @@ def _group_loss(pipe: JointPipeline, batch: dict[str, torch.Tensor], t_video: to
         loss = loss + flow.ray_centered_weight * extra["centered"]
     if "pose" in extra:
         loss = loss + flow.ray_pose_weight * extra["pose"]
+    logged.update({f"ray_{k}": float(v.detach()) for k, v in extra.items()})
     if held is not None:     # the same weighting as the loss: the clean-latent difference for "data"
         drift, _ = flow_loss({"video": pred["video"]}, held, {"video": mask["video"]}, cos_weight=0.0)
         loss = loss + anchor.weight * drift
-        extra["video_anchor"] = drift
-    logged.update({(k if k == "video_anchor" else f"ray_{k}"): float(v.detach()) for k, v in extra.items()})
+        logged["video_anchor"] = float(drift.detach())
     with torch.no_grad():
         for modality, names in MODALITY_STREAMS.items():
             sub, sub_parts = flow_loss({n: pred[n] for n in names}, {n: target[n] for n in names},
