@@ -1,0 +1,42 @@
+"""Session 16, one-off: each pose-ensemble pass of a checkpoint on held-out clips, saved for offline analysis
+(combination rules, rotation calibration) without re-running the model.
+
+    OMP_NUM_THREADS=1 python assets/checkpoints/raxels-tiny/training/probes-s16/dump_passes.py FIRST COUNT OUT.npz [CHECKPOINT]
+
+OUT holds truth (n, T, 4, 4), passes (n, 4, T, 4, 4) (plain, mirrored, reversed, both; each mapped back onto
+the clip and canonicalised to frame 0), styles (n,). Identical to the engine's ensemble passes (same seed 0,
+2 steps, reference 0), which the check at the end confirms on the first clip.
+"""
+import sys, time
+import numpy as np, torch
+from engine import Engine
+from engine.evaluate.benchmarks import procedural_clips
+from geometry import canonicalize, chordal_mean
+
+first, count, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ck = sys.argv[4] if len(sys.argv) > 4 else "assets/checkpoints/raxels-tiny"
+eng = Engine.from_checkpoint(ck, device="cpu")
+clips = procedural_clips(eng.config.clip, count, first_seed=first)
+truth, passes, styles = [], [], []
+t0 = time.time()
+for i, c in enumerate(clips):
+    f = np.asarray(c.frames)
+    row = []
+    for mir, rev in ((False, False), (True, False), (False, True), (True, True)):
+        x = f[:, :, ::-1] if mir else f
+        x = x[::-1] if rev else x
+        cams = eng.estimate_poses(np.ascontiguousarray(x), steps=2, seed=0, ensemble="none").to(torch.float64)
+        if mir:
+            cams = cams.mirrored()
+        if rev:
+            cams = cams.reversed()
+        row.append(canonicalize(cams.c2w, 0).numpy())
+    passes.append(np.stack(row)); truth.append(canonicalize(c.cameras.c2w, 0).numpy()); styles.append(c.label)
+    if i == 0:
+        ens = eng.estimate_poses(f, steps=2, seed=0, ensemble="mirror_reverse").to(torch.float64)
+        mine = chordal_mean(torch.from_numpy(passes[0][:, :, :3, :3]), dim=0)
+        print("check vs engine ensemble, max |dR|:", float((ens.c2w[:, :3, :3] - mine).abs().max()), flush=True)
+    if i % 20 == 0:
+        print(i, f"{time.time() - t0:.0f}s", flush=True)
+np.savez_compressed(out, truth=np.stack(truth), passes=np.stack(passes), styles=np.array(styles))
+print("saved", out, f"{time.time() - t0:.0f}s")
