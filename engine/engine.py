@@ -25,7 +25,7 @@ from .events import CancelToken, ProgressEvent
 from .image_metrics import frame_metrics
 from .media import CropInfo, FramesLike, load_frames, tensor_to_uint8
 from .pipeline import JointPipeline
-from .pose_ensemble import ensemble_pose_events, num_passes
+from .pose_ensemble import ensemble_pose_events, pass_labels
 from .tasks import (JointResult, PoseResult, generate_events, generate_joint_events,
                     source_frame_indices)
 from .vae import nearest_valid_frame_counts
@@ -170,8 +170,9 @@ class Engine:
                 "frames": c.num_frames, "height": c.height, "width": c.width, "num_cond": c.num_cond,
                 "parameters": sum(p.numel() for p in self.pipe.model.parameters()),
                 "camera_encoding": self.config.model.camera_encoding, "attention": self.config.model.attention,
-                # model passes per pose estimate (1, or 4 for the mirrored / reversed ensemble)
-                "pose_passes": num_passes(self.config.sampler.pose_ensemble)}
+                # model passes per pose estimate (1, or 4 for the mirrored / reversed ensemble) and what each sees
+                "pose_passes": len(pass_labels(self.config.sampler.pose_ensemble)),
+                "pose_pass_labels": list(pass_labels(self.config.sampler.pose_ensemble))}
 
     # ---- input preparation -------------------------------------------------------------------------
 

@@ -36,11 +36,16 @@ PASSES: dict[str, tuple[tuple[str, bool, bool], ...]] = {
 }
 
 
-def num_passes(ensemble: str) -> int:
-    """Model passes per clip (each ``pose_steps`` denoising steps)."""
+def pass_labels(ensemble: str) -> tuple[str, ...]:
+    """What each model pass of ``ensemble`` looks at, in order ("plain" first)."""
     if ensemble not in PASSES:
         raise ValueError(f"pose ensemble must be one of {POSE_ENSEMBLES}, got {ensemble!r}")
-    return len(PASSES[ensemble])
+    return tuple(label for label, _, _ in PASSES[ensemble])
+
+
+def num_passes(ensemble: str) -> int:
+    """Model passes per clip (each ``pose_steps`` denoising steps)."""
+    return len(pass_labels(ensemble))
 
 
 def _transform(video: torch.Tensor, mirrored: bool, reversed_: bool) -> torch.Tensor:

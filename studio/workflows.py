@@ -238,9 +238,11 @@ def estimate_clip(session: StudioSession, service: EngineService, *, steps: int 
                                 meta={"clip": clip.name, "method": method, "steps": steps})]
         session.store_estimate(PoseEstimate(clip.name, method, ids, frames, cams, steps, job.elapsed, comparison,
                                             gt, notes, files))
-        passes = (service.info() or {}).get("pose_passes", 1)
+        info = service.info() or {}
+        passes, labels = info.get("pose_passes", 1), info.get("pose_pass_labels") or []
+        seen = f": {', '.join(labels)}" if labels else ""
         what = METHODS[method] if method in BASELINES else \
-            f"the model ({steps} steps{f' x {passes} passes: clip, mirrored, reversed, both' if passes > 1 else ''})"
+            f"the model ({steps} steps{f' x {passes} passes{seen}' if passes > 1 else ''})"
         msg = f"predicted {len(cams)} cameras of {clip.name} with {what} in {job.elapsed:.1f} s"
         if comparison is not None:
             m = comparison.metrics

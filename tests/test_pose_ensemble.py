@@ -10,7 +10,7 @@ import torch
 import geometry as g
 from camera_strategies import small_random_engine
 from engine import CancelToken, Cancelled
-from engine.pose_ensemble import PASSES, num_passes
+from engine.pose_ensemble import PASSES, num_passes, pass_labels
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +28,11 @@ def _clip(T: int = 9, seed: int = 0) -> np.ndarray:
 def test_the_tiny_preset_averages_four_passes(engine):
     assert engine.config.sampler.pose_ensemble == "mirror_reverse" and engine.info()["pose_passes"] == 4
     assert num_passes("mirror_reverse") == 4 and num_passes("none") == 1
+    # The studio names the passes from info, so the labels travel with the ensemble, plain first.
+    assert engine.info()["pose_pass_labels"] == list(pass_labels("mirror_reverse"))
+    assert pass_labels("mirror_reverse")[0] == "plain" and len(set(pass_labels("mirror_reverse"))) == 4
+    with pytest.raises(ValueError, match="pose ensemble must be one of"):
+        pass_labels("sideways")
     assert [p[0] for p in PASSES["mirror_reverse"]][0] == "plain"
 
 

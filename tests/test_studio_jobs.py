@@ -32,7 +32,8 @@ class FakeEngine:
     def info(self):
         return {"width": 16, "height": 16, "frames": 9, "trained": False, "training_domain": "untrained",
                 "preset": "fake", "device": "cpu", "dtype": "float32", "source": "fake", "parameters": 1,
-                "attention": "dsca", "camera_encoding": "raxel", "pose_passes": 4}
+                "attention": "dsca", "camera_encoding": "raxel", "pose_passes": 4,
+                "pose_pass_labels": ["plain", "mirrored", "backwards"]}
 
     def _events(self, task, T, steps, cancel, result, cameras=None):
         self.calls.append(task)
@@ -222,7 +223,7 @@ def test_clip_estimation_with_ground_truth(service, session):
     session.clip = Clip("clip", rng.integers(0, 255, (12, 20, 24, 3), dtype=np.uint8))
     updates = run(workflows.estimate_clip(session, service, steps=2))
     assert updates[-1].ok
-    assert "with the model (2 steps x 4 passes: clip, mirrored, reversed, both)" in updates[-1].text
+    assert "with the model (2 steps x 4 passes: plain, mirrored, backwards)" in updates[-1].text
     est = session.estimate
     assert est.frame_ids.tolist() == list(range(12)) and len(est.cameras) == 12   # every frame, one camera each
     assert est.comparison is None and est.notes == ["a note"]
