@@ -1,7 +1,11 @@
 """Session 16, one-off: each pose-ensemble pass of a checkpoint on held-out clips, saved for offline analysis
 (combination rules, rotation calibration) without re-running the model.
 
-    OMP_NUM_THREADS=1 python assets/checkpoints/raxels-tiny/training/probes-s16/dump_passes.py FIRST COUNT OUT.npz [CHECKPOINT]
+    OMP_NUM_THREADS=1 python assets/checkpoints/raxels-tiny/training/probes-s16/dump_passes.py FIRST COUNT OUT.npz \
+        [CHECKPOINT] [--variant vflip|transpose]
+
+--variant first turns every clip upside down (rows reversed) or transposes it (rows and columns swapped) and maps
+the answers back by the same change of the camera's axes (c2w -> S c2w S, S = diag(1, -1, 1, 1) or the x/y swap).
 
 OUT holds truth (n, T, 4, 4), passes (n, 4, T, 4, 4) (plain, mirrored, reversed, both; each mapped back onto
 the clip and canonicalised to frame 0), styles (n,). Identical to the engine's ensemble passes (same seed 0,
@@ -13,6 +17,11 @@ from engine import Engine
 from engine.evaluate.benchmarks import procedural_clips
 from geometry import canonicalize, chordal_mean
 
+variant = None
+if "--variant" in sys.argv:
+    i = sys.argv.index("--variant"); variant = sys.argv[i + 1]; del sys.argv[i:i + 2]
+    assert variant in ("vflip", "transpose"), variant
+S = {None: np.eye(4), "vflip": np.diag([1.0, -1, 1, 1]), "transpose": np.eye(4)[[1, 0, 2, 3]]}[variant]
 first, count, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 ck = sys.argv[4] if len(sys.argv) > 4 else "assets/checkpoints/raxels-tiny"
 eng = Engine.from_checkpoint(ck, device="cpu")
@@ -20,7 +29,11 @@ clips = procedural_clips(eng.config.clip, count, first_seed=first)
 truth, passes, styles = [], [], []
 t0 = time.time()
 for i, c in enumerate(clips):
-    f = np.asarray(c.frames)
+    f = np.asarray(c.frames)                                   # (T, H, W, 3)
+    if variant == "vflip":
+        f = f[:, ::-1]
+    elif variant == "transpose":
+        f = f.transpose(0, 2, 1, 3)
     row = []
     for mir, rev in ((False, False), (True, False), (False, True), (True, True)):
         x = f[:, :, ::-1] if mir else f
@@ -30,9 +43,9 @@ for i, c in enumerate(clips):
             cams = cams.mirrored()
         if rev:
             cams = cams.reversed()
-        row.append(canonicalize(cams.c2w, 0).numpy())
+        row.append(S @ canonicalize(cams.c2w, 0).numpy() @ S)
     passes.append(np.stack(row)); truth.append(canonicalize(c.cameras.c2w, 0).numpy()); styles.append(c.label)
-    if i == 0:
+    if i == 0 and variant is None:
         ens = eng.estimate_poses(f, steps=2, seed=0, ensemble="mirror_reverse").to(torch.float64)
         mine = chordal_mean(torch.from_numpy(passes[0][:, :, :3, :3]), dim=0)
         print("check vs engine ensemble, max |dR|:", float((ens.c2w[:, :3, :3] - mine).abs().max()), flush=True)
