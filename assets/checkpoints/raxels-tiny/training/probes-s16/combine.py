@@ -85,7 +85,8 @@ def main():
         print(f"{name:58s} {err:8.2f} {err / id_err:6.3f} {oo:9.3f}   {ps}")
 
 
-main()
+if __name__ == "__main__":
+    main()
 
 
 def weighted(passes, w_plain):
@@ -98,7 +99,7 @@ def weighted(passes, w_plain):
     return U @ torch.diag_embed(D) @ Vh
 
 
-if "--weights" in sys.argv:
+if __name__ == "__main__" and "--weights" in sys.argv:
     truth, passes, styles = load(sys.argv[1])
     for wp in (0.25, 0.35, 0.45, 0.55):
         e, oo, per = score(with_rot(passes[:, 0], weighted(passes, wp)), truth)
