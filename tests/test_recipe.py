@@ -380,6 +380,23 @@ def test_the_latent_pose_regressor_reads_the_clip_and_learns_a_small_bank(tf):
     assert loss.item() < 0.1 * first
 
 
+def test_the_regressor_at_twice_the_size_and_patch_sees_as_many_tokens_and_more_pixels(tmp_path, capsys):
+    """--size 64 --patch-size 8: the same token grid as 32 / 4, each token holding four times the pixels; a bank
+    made at another size is refused by name."""
+    from engine.evaluate.regression_probe import LatentPoseRegressor, main
+
+    small = LatentPoseRegressor(num_frames=9, height=32, width=32, patch_size=4, dim=32, depth=1, heads=2)
+    large = LatentPoseRegressor(num_frames=9, height=64, width=64, patch_size=8, dim=32, depth=1, heads=2)
+    assert small.pos.shape == large.pos.shape                                   # same tokens
+    assert large.embed.in_features == 4 * small.embed.in_features             # more pixels per token
+    assert large(torch.rand(1, 3, 9, 64, 64) * 2 - 1).shape == (1, 9, 4, 4)
+    bank = tmp_path / "bank.safetensors"
+    assert main(["--make-bank", str(bank), "--bank-clips", "1"]) == 0          # a 32x32 bank
+    with pytest.raises(SystemExit):
+        main(["--bank", str(bank), "--size", "64", "--patch-size", "8", "--steps", "1"])
+    assert "not 64x64: give the --size it was made with" in capsys.readouterr().err
+
+
 def test_the_video_anchor_is_zero_against_itself_and_pulls_the_video_toward_the_teacher():
     from engine.objective import VideoAnchor
 

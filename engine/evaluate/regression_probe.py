@@ -3,6 +3,8 @@
     python -m engine.evaluate.regression_probe --make-bank runs/bank-3000.safetensors --bank-clips 3000
     python -m engine.evaluate.regression_probe --bank runs/bank-3000.safetensors --temporal-factor 4 \\
         --steps 1500 --out results/regression-tf4.json          # and --temporal-factor 1
+    python -m engine.evaluate.regression_probe --size 64 --make-bank runs/bank64-3000.safetensors
+    python -m engine.evaluate.regression_probe --size 64 --patch-size 8 --bank runs/bank64-3000.safetensors ...
 
 The diffusion model has to read camera motion from the video latents of ``PatchVAE(4)``, which stacks 4
 frames into each latent frame after the first (Wan's ``1 + 4k``). Issue 10 asks whether that layout is the
@@ -12,6 +14,8 @@ of a clip, with the tiny preset's frame-difference input ``[z, z - z_ref]``, str
 rotation and translation in frame 0's camera, and scores it as ``engine.evaluate.probe`` scores the model
 on the same held-out clips: mean rotation error against the identity's and own/other. Run with
 ``--temporal-factor 1`` (one latent frame per frame) at the same budget, it says what the stacking costs.
+With ``--size 64 --patch-size 8`` (a bank made at that size) it sees the same clips at twice the resolution
+through the same number of tokens: whether the 32x32 frames, not the tokens, hold the model back.
 
 Training clips come from a bank rendered once (``--make-bank``: the training stream's scenes and paths,
 reference frame 0), so two arms see the same clips; the held-out clips are the probe's.
@@ -20,6 +24,7 @@ reference frame 0), so two arms see the same clips; the held-out clips are the p
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -118,10 +123,11 @@ def evaluate(model: LatentPoseRegressor, clips) -> dict[str, Any]:
 
 
 def train_probe(bank: dict[str, torch.Tensor], clips, *, temporal_factor: int, steps: int, batch_size: int = 16,
-                lr: float = 1e-3, seed: int = 0, eval_every: int = 250) -> dict[str, Any]:
+                lr: float = 1e-3, seed: int = 0, eval_every: int = 250, patch_size: int = 4) -> dict[str, Any]:
     torch.manual_seed(seed)
     T, H, W = bank["video"].shape[2:]
-    model = LatentPoseRegressor(num_frames=T, height=H, width=W, temporal_factor=temporal_factor)
+    model = LatentPoseRegressor(num_frames=T, height=H, width=W, patch_size=patch_size,
+                                temporal_factor=temporal_factor)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: lr_factor(k, total_steps=steps, warmup_steps=100,
                                                                        schedule="cosine", min_lr_ratio=0.1))
@@ -145,7 +151,7 @@ def train_probe(bank: dict[str, torch.Tensor], clips, *, temporal_factor: int, s
                           **{k: ev[k] for k in ("rot_err_deg", "identity_rot_err_deg", "own_other")}})
             print(json.dumps(evals[-1]), flush=True)
     final = evaluate(model, clips)
-    return {"temporal_factor": temporal_factor, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
+    return {"temporal_factor": temporal_factor, "size": [H, W], "patch_size": patch_size, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
             "bank_clips": n, "parameters": sum(p.numel() for p in model.parameters()),
             "minutes": round((time.perf_counter() - t0) / 60, 2), "final": final, "evals": evals,
             "loss_curve_every_10": curve[::10]}
@@ -164,11 +170,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=None, help="square frame size (default: the tiny preset's)")
+    p.add_argument("--patch-size", type=int, default=4, help="PatchVAE pixels per latent pixel side")
     p.add_argument("--eval-clips", type=int, default=24)
+    p.add_argument("--eval-first-seed", type=int, default=0, help="first held-out clip scored (the probe's: 0)")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--out", default=None, help="JSON file for the result")
     args = p.parse_args(argv)
     clip_cfg = preset("tiny").clip
+    if args.size is not None:
+        clip_cfg = dataclasses.replace(clip_cfg, height=args.size, width=args.size)
     if args.make_bank:
         t0 = time.perf_counter()
         save_file(make_bank(clip_cfg, args.bank_clips), args.make_bank)
@@ -177,9 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.bank:
         p.error("give --bank FILE (made with --make-bank)")
     bank = load_file(args.bank)
-    clips = procedural_clips(clip_cfg, args.eval_clips, styles=PROCEDURAL_STYLES)
+    if tuple(bank["video"].shape[-2:]) != (clip_cfg.height, clip_cfg.width):
+        p.error(f"the bank's frames are {tuple(bank['video'].shape[-2:])}, not {clip_cfg.height}x{clip_cfg.width}: "
+                "give the --size it was made with")
+    clips = procedural_clips(clip_cfg, args.eval_clips, styles=PROCEDURAL_STYLES, first_seed=args.eval_first_seed)
     result = train_probe(bank, clips, temporal_factor=args.temporal_factor, steps=args.steps,
-                         batch_size=args.batch_size, lr=args.lr, seed=args.seed, eval_every=args.eval_every)
+                         batch_size=args.batch_size, lr=args.lr, seed=args.seed, eval_every=args.eval_every,
+                         patch_size=args.patch_size)
     result["bank"] = str(args.bank)
     text = json.dumps(result, indent=1)
     if args.out:
