@@ -151,8 +151,9 @@ def train_probe(bank: dict[str, torch.Tensor], clips, *, temporal_factor: int, s
                           **{k: ev[k] for k in ("rot_err_deg", "identity_rot_err_deg", "own_other")}})
             print(json.dumps(evals[-1]), flush=True)
     final = evaluate(model, clips)
-    return {"temporal_factor": temporal_factor, "size": [H, W], "patch_size": patch_size, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
-            "bank_clips": n, "parameters": sum(p.numel() for p in model.parameters()),
+    return {"temporal_factor": temporal_factor, "size": [H, W], "patch_size": patch_size, "steps": steps,
+            "batch_size": batch_size, "lr": lr, "seed": seed, "bank_clips": n,
+            "parameters": sum(p.numel() for p in model.parameters()),
             "minutes": round((time.perf_counter() - t0) / 60, 2), "final": final, "evals": evals,
             "loss_curve_every_10": curve[::10]}
 
