@@ -162,6 +162,7 @@ class Engine:
     def info(self) -> dict[str, Any]:
         """What a status line shows: device, weights, and what the model was trained on."""
         c = self.config.clip
+        passes = pass_labels(self.config.sampler.pose_ensemble)
         return {"device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""), "source": self.source,
                 "preset": self.config.preset, "trained": self.trained,
                 "training_domain": self.meta.get("training_domain", "untrained" if not self.trained else "unknown"),
@@ -171,8 +172,7 @@ class Engine:
                 "parameters": sum(p.numel() for p in self.pipe.model.parameters()),
                 "camera_encoding": self.config.model.camera_encoding, "attention": self.config.model.attention,
                 # model passes per pose estimate (1, or 4 for the mirrored / reversed ensemble) and what each sees
-                "pose_passes": len(pass_labels(self.config.sampler.pose_ensemble)),
-                "pose_pass_labels": list(pass_labels(self.config.sampler.pose_ensemble))}
+                "pose_passes": len(passes), "pose_pass_labels": list(passes)}
 
     # ---- input preparation -------------------------------------------------------------------------
 

@@ -8,9 +8,9 @@ SIZE is the square image size the baseline sees: 32 is the model's own input (th
 re-render the same clips (same scene, same cameras) at that size, as a user with sharper video would have.
 """
 import json, sys, time
-import numpy as np, torch
+import torch
 from engine import Engine
-from engine.data import make_scene, render
+from engine.data import render
 from engine.evaluate.benchmarks import procedural_clips, procedural_path
 from engine.evaluate.probe import score_poses
 

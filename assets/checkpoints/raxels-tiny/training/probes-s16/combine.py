@@ -11,7 +11,7 @@ import sys
 import numpy as np, torch
 from scipy.optimize import minimize
 from scipy.spatial.transform import Rotation
-from geometry import chordal_mean
+from geometry import chordal_mean, project_to_so3
 from geometry.metrics import pose_metrics
 
 
@@ -93,10 +93,7 @@ def weighted(passes, w_plain):
     """Chordal mean with the plain pass weighted w_plain and the other three sharing the rest equally (the
     weighted mean of the matrices, projected onto SO(3))."""
     w = torch.tensor([w_plain] + [(1 - w_plain) / 3] * 3, dtype=passes.dtype)
-    M = (w[None, :, None, None, None] * passes[..., :3, :3]).sum(1)
-    U, _, Vh = torch.linalg.svd(M)
-    D = torch.ones_like(M[..., 0]); D[..., -1] = torch.sign(torch.linalg.det(U @ Vh))
-    return U @ torch.diag_embed(D) @ Vh
+    return project_to_so3((w[None, :, None, None, None] * passes[..., :3, :3]).sum(1))
 
 
 if __name__ == "__main__" and "--weights" in sys.argv:

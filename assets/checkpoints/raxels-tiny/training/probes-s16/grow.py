@@ -8,7 +8,7 @@ streams, so every new block passes its tokens through unchanged. With ``train.fr
 halves of the new blocks stay zero (the video, and so generation, is exactly the source's), while their ray
 halves train: extra depth for the ray side only, from a start that already does what the source does.
 """
-import json, sys
+import sys
 from dataclasses import replace
 import torch
 from engine.checkpoint import load_checkpoint, save_checkpoint
@@ -24,7 +24,7 @@ for j in range(L, L + extra):
         new = f"blocks.{j}." + k[len(f"blocks.{L - 1}."):]
         state[new] = torch.zeros_like(state[k]) if any(o in k for o in OUTPUTS) else state[k].clone()
 pipe = JointPipeline(cfg)
-missing, unexpected = pipe.model.load_state_dict(state, strict=True), None
+pipe.model.load_state_dict(state, strict=True)
 meta = dict(meta, grown={"from": src, "layers": [L, L + extra], "new_blocks": "copies of the last, residual outputs zero"},
             final=False, quality_note=None)
 save_checkpoint(dst, pipe.model, cfg, meta)

@@ -7,9 +7,9 @@ import sys
 import numpy as np, torch
 from scipy.spatial.transform import Rotation
 from geometry import chordal_mean
-sys.argv, args = sys.argv[:1], sys.argv[1:]
-from combine import load, score, with_rot            # noqa: E402  (same folder)
+from combine import load, score, with_rot            # the same folder
 
+args = sys.argv[1:]
 truth, base, styles = load(args[0])
 vflip, transp = load(args[1])[1], load(args[2])[1]
 plain = base[:, 0]
