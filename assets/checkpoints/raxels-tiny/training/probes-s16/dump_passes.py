@@ -2,8 +2,10 @@
 (combination rules, rotation calibration) without re-running the model.
 
     OMP_NUM_THREADS=1 python assets/checkpoints/raxels-tiny/training/probes-s16/dump_passes.py FIRST COUNT OUT.npz \
-        [CHECKPOINT] [--variant vflip|transpose]
+        [CHECKPOINT] [--variant vflip|transpose] [--colour 1|2]
 
+--colour (session 17) cycles the colour channels once (RGB -> GBR) or twice (RGB -> BRG) before the passes; the
+cameras are unchanged by it.
 --variant first turns every clip upside down (rows reversed) or transposes it (rows and columns swapped) and maps
 the answers back by the same change of the camera's axes (c2w -> S c2w S, S = diag(1, -1, 1, 1) or the x/y swap).
 
@@ -21,6 +23,10 @@ variant = None
 if "--variant" in sys.argv:
     i = sys.argv.index("--variant"); variant = sys.argv[i + 1]; del sys.argv[i:i + 2]
     assert variant in ("vflip", "transpose"), variant
+colour = 0
+if "--colour" in sys.argv:
+    i = sys.argv.index("--colour"); colour = int(sys.argv[i + 1]); del sys.argv[i:i + 2]
+    assert colour in (1, 2), colour
 S = {None: np.eye(4), "vflip": np.diag([1.0, -1, 1, 1]), "transpose": np.eye(4)[[1, 0, 2, 3]]}[variant]
 first, count, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 ck = sys.argv[4] if len(sys.argv) > 4 else "assets/checkpoints/raxels-tiny"
@@ -30,6 +36,7 @@ truth, passes, styles = [], [], []
 t0 = time.time()
 for i, c in enumerate(clips):
     f = np.asarray(c.frames)                                   # (T, H, W, 3)
+    f = np.roll(f, -colour, axis=-1)                           # colour 1: (G, B, R)
     if variant == "vflip":
         f = f[:, ::-1]
     elif variant == "transpose":
@@ -45,7 +52,7 @@ for i, c in enumerate(clips):
             cams = cams.reversed()
         row.append(S @ canonicalize(cams.c2w, 0).numpy() @ S)
     passes.append(np.stack(row)); truth.append(canonicalize(c.cameras.c2w, 0).numpy()); styles.append(c.label)
-    if i == 0 and variant is None:
+    if i == 0 and variant is None and colour == 0:
         ens = eng.estimate_poses(f, steps=2, seed=0, ensemble="mirror_reverse").to(torch.float64)
         mine = chordal_mean(torch.from_numpy(passes[0][:, :, :3, :3]), dim=0)
         print("check vs engine ensemble, max |dR|:", float((ens.c2w[:, :3, :3] - mine).abs().max()), flush=True)

@@ -1,0 +1,50 @@
+"""Session 17, one-off: the rule's candidates C1-C3 scored from saved passes (probes-s16/dump_passes.py), as
+the probe scores poses (chordal mean of the passes' rotations; translations from the plain pass).
+
+    python assets/checkpoints/raxels-tiny/training/probes-s17/ensembles.py SHIPPED.npz COLOUR1.npz COLOUR2.npz \
+        R7S0.npz R7S1.npz R7S2.npz [--json OUT.json]
+"""
+import json, os, sys
+import numpy as np, torch
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "probes-s16"))
+from combine import load, score, with_rot                  # noqa: E402
+from geometry import chordal_mean                           # noqa: E402
+from geometry.metrics import pose_metrics                   # noqa: E402
+
+args = sys.argv[1:]
+out = None
+if "--json" in args:
+    i = args.index("--json"); out = args[i + 1]; del args[i:i + 2]
+truth, shipped, styles = load(args[0])
+colours = [load(p)[1] for p in args[1:3]]
+siblings = [load(p)[1] for p in args[3:6]]
+for other in colours + siblings:
+    assert other.shape == shipped.shape
+assert all(torch.equal(load(p)[0], truth) for p in args[1:6]), "the files must hold the same clips"
+plain = shipped[:, 0]
+cm = lambda p: chordal_mean(p[..., :3, :3].transpose(0, 1), dim=0)      # noqa: E731  (n, P, T) -> (n, T)
+ident = torch.eye(4, dtype=truth.dtype).expand_as(truth)
+id_err = float(np.asarray(pose_metrics(ident, truth)["mean_rot_err_deg"]).mean())
+rows = {
+    "shipped: four passes": cm(shipped),
+    "shipped: one pass": plain[..., :3, :3],
+    "colour cycled once, four passes": cm(colours[0]),
+    "colour cycled twice, four passes": cm(colours[1]),
+    "R7 seed 0 step 400, four passes": cm(siblings[0]),
+    "R7 seed 1 step 400, four passes": cm(siblings[1]),
+    "R7 seed 2 step 400, four passes": cm(siblings[2]),
+    "C1: shipped, three colourings (12 passes)": cm(torch.cat([shipped, *colours], 1)),
+    "C2: shipped and R7 seeds 0-2 (16 passes)": cm(torch.cat([shipped, *siblings], 1)),
+    "C3: C1 and R7 seeds 0-2 (24 passes)": cm(torch.cat([shipped, *colours, *siblings], 1)),
+}
+report = {"clips": len(truth), "identity_deg": id_err, "rows": {}}
+print(f"{len(truth)} clips, identity {id_err:.2f} deg")
+for name, R in rows.items():
+    e, oo, per = score(with_rot(plain, R), truth)
+    by_style = {str(s): float(per[styles == s].mean()) for s in sorted(set(styles))}
+    report["rows"][name] = {"rot_deg": e, "x_identity": e / id_err, "own_other": oo, "by_style": by_style}
+    ps = "  ".join(f"{s} {v:.2f}" for s, v in by_style.items())
+    print(f"{name:45s} {e:6.2f} deg  {e / id_err:.3f}x  own/other {oo:.3f}  {ps}")
+if out:
+    with open(out, "w") as f:
+        json.dump(report, f, indent=1)
