@@ -2,7 +2,9 @@
 the probe scores poses (chordal mean of the passes' rotations; translations from the plain pass).
 
     python assets/checkpoints/raxels-tiny/training/probes-s17/ensembles.py SHIPPED.npz COLOUR1.npz COLOUR2.npz \
-        R7S0.npz R7S1.npz R7S2.npz [--json OUT.json]
+        R7S0.npz R7S1.npz R7S2.npz [--refs REF2.npz REF4.npz REF6.npz REF8.npz] [--json OUT.json]
+
+--refs (the rule's addendum) adds C4 and C5: the shipped four passes with the reference slot on other frames.
 """
 import json, os, sys
 import numpy as np, torch
@@ -15,6 +17,10 @@ args = sys.argv[1:]
 out = None
 if "--json" in args:
     i = args.index("--json"); out = args[i + 1]; del args[i:i + 2]
+refs = {}
+if "--refs" in args:
+    i = args.index("--refs"); refs = {k: load(p)[1] for k, p in zip((2, 4, 6, 8), args[i + 1:i + 5])}
+    del args[i:i + 5]
 truth, shipped, styles = load(args[0])
 colours = [load(p)[1] for p in args[1:3]]
 siblings = [load(p)[1] for p in args[3:6]]
@@ -37,6 +43,12 @@ rows = {
     "C2: shipped and R7 seeds 0-2 (16 passes)": cm(torch.cat([shipped, *siblings], 1)),
     "C3: C1 and R7 seeds 0-2 (24 passes)": cm(torch.cat([shipped, *colours, *siblings], 1)),
 }
+for k, p in refs.items():
+    assert p.shape == shipped.shape
+    rows[f"reference {k}, four passes"] = cm(p)
+if refs:
+    rows["C4: references 0 and 4 (8 passes)"] = cm(torch.cat([shipped, refs[4]], 1))
+    rows["C5: references 0, 2, 4, 6, 8 (20 passes)"] = cm(torch.cat([shipped, *refs.values()], 1))
 report = {"clips": len(truth), "identity_deg": id_err, "rows": {}}
 print(f"{len(truth)} clips, identity {id_err:.2f} deg")
 for name, R in rows.items():
