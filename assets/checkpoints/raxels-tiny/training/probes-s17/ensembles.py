@@ -2,9 +2,11 @@
 the probe scores poses (chordal mean of the passes' rotations; translations from the plain pass).
 
     python assets/checkpoints/raxels-tiny/training/probes-s17/ensembles.py SHIPPED.npz COLOUR1.npz COLOUR2.npz \
-        R7S0.npz R7S1.npz R7S2.npz [--refs REF2.npz REF4.npz REF6.npz REF8.npz] [--json OUT.json]
+        R7S0.npz R7S1.npz R7S2.npz [--refs REF2.npz REF4.npz REF6.npz REF8.npz] \
+        [--steps STEPS1.npz STEPS3.npz] [--json OUT.json]
 
---refs (the rule's addendum) adds C4 and C5: the shipped four passes with the reference slot on other frames.
+--refs (the rule's addendum) adds C4 and C5: the shipped four passes with the reference slot on other frames; --steps adds C6 and C7: the four
+passes at 1 and 3 ray steps.
 """
 import json, os, sys
 import numpy as np, torch
@@ -21,6 +23,10 @@ refs = {}
 if "--refs" in args:
     i = args.index("--refs"); refs = {k: load(p)[1] for k, p in zip((2, 4, 6, 8), args[i + 1:i + 5])}
     del args[i:i + 5]
+steps = {}
+if "--steps" in args:
+    i = args.index("--steps"); steps = {k: load(p)[1] for k, p in zip((1, 3), args[i + 1:i + 3])}
+    del args[i:i + 3]
 truth, shipped, styles = load(args[0])
 colours = [load(p)[1] for p in args[1:3]]
 siblings = [load(p)[1] for p in args[3:6]]
@@ -49,6 +55,11 @@ for k, p in refs.items():
 if refs:
     rows["C4: references 0 and 4 (8 passes)"] = cm(torch.cat([shipped, refs[4]], 1))
     rows["C5: references 0, 2, 4, 6, 8 (20 passes)"] = cm(torch.cat([shipped, *refs.values()], 1))
+for k, p in steps.items():
+    assert p.shape == shipped.shape
+    name = {1: "C6: four passes at 1 ray step", 3: "C7: four passes at 3 ray steps"}[k]
+    rows[name] = cm(p)
+    rows[f"one pass at {k} ray step(s)"] = p[:, 0, ..., :3, :3]
 report = {"clips": len(truth), "identity_deg": id_err, "rows": {}}
 print(f"{len(truth)} clips, identity {id_err:.2f} deg")
 for name, R in rows.items():
