@@ -441,3 +441,21 @@ def test_the_video_anchor_leaves_pose_examples_alone():
                                      anchor=VideoAnchor(teacher, 1.0))
     assert float(anchored.detach()) == pytest.approx(float(plain.detach()), rel=1e-6)
     assert not calls and "video_anchor" not in logged       # the teacher is not even run
+
+
+def test_the_probe_runs_either_half_alone_and_names_bad_clip_counts():
+    from engine import Engine
+    from engine.evaluate.probe import bars, run_probe
+
+    torch.manual_seed(0)
+    eng = Engine(JointPipeline(_cfg()), device=torch.device("cpu"), dtype=torch.float32, source="test")
+    gen_only = run_probe(eng, pose_clips=0, gen_clips=2, video_steps=1, pose_steps=1)
+    assert "poses" not in gen_only and gen_only["generation"]["clips"] == 2
+    assert set(bars(gen_only)) == {"PSNR own >= copy-first + 1 dB", "PSNR own >= other path + 1 dB",
+                                   "joint own/other <= 0.8"}
+    poses_only = run_probe(eng, pose_clips=3, gen_clips=0, pose_steps=1)
+    assert "generation" not in poses_only and poses_only["poses"]["clips"] == 3
+    assert set(bars(poses_only)) == {"rotation <= 0.5 x identity", "own/other <= 0.5", "translation spread within 2x"}
+    for pose_clips, gen_clips in ((0, 0), (1, 0), (4, 1), (-1, 2)):
+        with pytest.raises(ValueError, match="pose_clips"):
+            run_probe(eng, pose_clips=pose_clips, gen_clips=gen_clips)
