@@ -571,3 +571,36 @@ def test_the_video_anchor_trains_against_the_init_checkpoint_and_checks_its_sett
         _run_config(tmp_path, "both", ck, "train.video_anchor_weight=1.0", "train.freeze_video_stream=true")
     with pytest.raises(ValueError, match="video_anchor_weight must be >= 0"):
         _run_config(tmp_path, "negative", ck, "train.video_anchor_weight=-1.0")
+
+
+def test_the_gpu_burst_config_starts_from_the_shipped_checkpoint_exactly():
+    # configs/gpu-burst.sh FROM=assets/checkpoints/raxels-tiny must load the shipped weights as they are: its
+    # config has to carry the shipped model's switches, or the trainer refuses the checkpoint.
+    from engine.checkpoint import load_checkpoint
+    from engine.train.trainer import build_pipeline
+
+    shipped = REPO / "assets" / "checkpoints" / "raxels-tiny"
+    run = load_run_config(REPO / "configs" / "gpu-burst.toml", [f'train.init_checkpoint="{shipped}"'])
+    pipe = build_pipeline(run)
+    _, state, _ = load_checkpoint(str(shipped))
+    own = pipe.model.state_dict()
+    assert set(own) == set(state)
+    assert all(torch.equal(own[k], state[k].to(own[k].dtype)) for k in own)
+
+
+def test_loader_workers_leave_ctrl_c_to_the_trainer():
+    # Ctrl-C in a terminal (and `timeout --signal=INT`, which configs/gpu-burst.sh uses) reaches the whole
+    # process group. The trainer's handler then finishes the step and saves; a worker that died of the same
+    # signal would instead crash the next batch ("DataLoader worker exited unexpectedly").
+    import os
+    import signal
+    import time
+
+    src = SyntheticClips(_run_config(Path("/tmp"), "unused").engine, seed=1)
+    it = iter(make_loader(src, batch_size=2, num_workers=1))
+    next(it)
+    for worker in it._workers:
+        os.kill(worker.pid, signal.SIGINT)
+    time.sleep(0.5)
+    assert all(worker.is_alive() for worker in it._workers)
+    assert torch.equal(next(it)["video"][0], src.example(2)["video"])

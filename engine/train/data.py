@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,12 @@ def default_collate_fn() -> Callable[[list[Example]], dict[str, Any]]:
     return collate_examples
 
 
+def _leave_interrupts_to_the_trainer(worker_id: int) -> None:
+    """Loader workers ignore SIGINT. Ctrl-C (or ``timeout --signal=INT``) reaches the whole process group;
+    the trainer's handler finishes the step and saves a checkpoint, which needs the workers alive."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def make_loader(source: Any, *, batch_size: int, start: int = 0, rank: int = 0, world_size: int = 1,
                 num_workers: int = 0, prefetch_factor: int = 2, collate_fn: Callable | None = None,
                 seed: int = 0) -> DataLoader:
@@ -131,7 +138,8 @@ def make_loader(source: Any, *, batch_size: int, start: int = 0, rank: int = 0, 
     """
     kwargs: dict[str, Any] = {}
     if num_workers > 0:
-        kwargs.update(prefetch_factor=prefetch_factor, persistent_workers=False)
+        kwargs.update(prefetch_factor=prefetch_factor, persistent_workers=False,
+                      worker_init_fn=_leave_interrupts_to_the_trainer)
     return DataLoader(IndexedExamples(source),
                       batch_sampler=StreamBatchSampler(batch_size=batch_size, start=start, rank=rank,
                                                        world_size=world_size),
