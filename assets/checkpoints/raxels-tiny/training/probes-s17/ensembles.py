@@ -3,10 +3,10 @@ the probe scores poses (chordal mean of the passes' rotations; translations from
 
     python assets/checkpoints/raxels-tiny/training/probes-s17/ensembles.py SHIPPED.npz COLOUR1.npz COLOUR2.npz \
         R7S0.npz R7S1.npz R7S2.npz [--refs REF2.npz REF4.npz REF6.npz REF8.npz] \
-        [--steps STEPS1.npz STEPS3.npz] [--json OUT.json]
+        [--steps STEPS1.npz STEPS3.npz] [--more G1.npz G2.npz R8.npz] [--json OUT.json]
 
 --refs (the rule's addendum) adds C4 and C5: the shipped four passes with the reference slot on other frames; --steps adds C6 and C7: the four
-passes at 1 and 3 ray steps.
+passes at 1 and 3 ray steps; --more adds C8: C2 with the G1, G2 and R8 ray sides at step 400.
 """
 import json, os, sys
 import numpy as np, torch
@@ -27,6 +27,10 @@ steps = {}
 if "--steps" in args:
     i = args.index("--steps"); steps = {k: load(p)[1] for k, p in zip((1, 3), args[i + 1:i + 3])}
     del args[i:i + 3]
+more = {}
+if "--more" in args:
+    i = args.index("--more"); more = {k: load(p)[1] for k, p in zip(("G1", "G2", "R8"), args[i + 1:i + 4])}
+    del args[i:i + 4]
 truth, shipped, styles = load(args[0])
 colours = [load(p)[1] for p in args[1:3]]
 siblings = [load(p)[1] for p in args[3:6]]
@@ -60,6 +64,11 @@ for k, p in steps.items():
     name = {1: "C6: four passes at 1 ray step", 3: "C7: four passes at 3 ray steps"}[k]
     rows[name] = cm(p)
     rows[f"one pass at {k} ray step(s)"] = p[:, 0, ..., :3, :3]
+for k, p in more.items():
+    assert p.shape == shipped.shape
+    rows[f"{k} step 400, four passes"] = cm(p)
+if more:
+    rows["C8: C2 with G1, G2 and R8 (28 passes)"] = cm(torch.cat([shipped, *siblings, *more.values()], 1))
 report = {"clips": len(truth), "identity_deg": id_err, "rows": {}}
 print(f"{len(truth)} clips, identity {id_err:.2f} deg")
 for name, R in rows.items():
