@@ -135,10 +135,15 @@ def _model_differences(stored: EngineConfig, wanted: EngineConfig) -> list[str]:
 RAY_SIDE_SWITCHES = {"camera_encoding", "attention"}
 
 
+def is_video_side(name: str) -> bool:
+    """A video-side parameter: the video stream and its cross-attention to the rays (what
+    ``train.freeze_video_stream`` freezes)."""
+    return name.startswith("video_io.") or ".video." in name
+
+
 def _is_video_stream(name: str) -> bool:
     """A parameter of the video stream proper (not DSCA's cross-modal attention, which joins the streams)."""
-    return (name.startswith("video_io.") or ".video." in name) and ".cross." not in name \
-        and ".norm_cross." not in name
+    return is_video_side(name) and ".cross." not in name and ".norm_cross." not in name
 
 
 def freeze_video_side(model: torch.nn.Module) -> list[str]:
@@ -146,7 +151,7 @@ def freeze_video_side(model: torch.nn.Module) -> list[str]:
     rays) stops taking gradients; returns their names."""
     names = []
     for n, p in model.named_parameters():
-        if n.startswith("video_io.") or ".video." in n:
+        if is_video_side(n):
             p.requires_grad_(False)
             names.append(n)
     return names

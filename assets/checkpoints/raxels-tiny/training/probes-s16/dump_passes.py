@@ -21,20 +21,21 @@ from engine import Engine
 from engine.evaluate.benchmarks import procedural_clips
 from geometry import canonicalize, chordal_mean
 
-variant = None
-if "--variant" in sys.argv:
-    i = sys.argv.index("--variant"); variant = sys.argv[i + 1]; del sys.argv[i:i + 2]
-    assert variant in ("vflip", "transpose"), variant
-colour = 0
-if "--colour" in sys.argv:
-    i = sys.argv.index("--colour"); colour = int(sys.argv[i + 1]); del sys.argv[i:i + 2]
-    assert colour in (1, 2), colour
-ref = 0
-if "--ref" in sys.argv:
-    i = sys.argv.index("--ref"); ref = int(sys.argv[i + 1]); del sys.argv[i:i + 2]
-steps = 2
-if "--steps" in sys.argv:
-    i = sys.argv.index("--steps"); steps = int(sys.argv[i + 1]); del sys.argv[i:i + 2]
+
+def option(flag, cast, default):
+    """The value after ``flag`` (removed from sys.argv), or ``default`` without it."""
+    if flag not in sys.argv:
+        return default
+    i = sys.argv.index(flag); value = cast(sys.argv[i + 1]); del sys.argv[i:i + 2]
+    return value
+
+
+variant = option("--variant", str, None)
+assert variant in (None, "vflip", "transpose"), variant
+colour = option("--colour", int, 0)
+assert colour in (0, 1, 2), colour
+ref = option("--ref", int, 0)
+steps = option("--steps", int, 2)
 S = {None: np.eye(4), "vflip": np.diag([1.0, -1, 1, 1]), "transpose": np.eye(4)[[1, 0, 2, 3]]}[variant]
 first, count, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 ck = sys.argv[4] if len(sys.argv) > 4 else "assets/checkpoints/raxels-tiny"

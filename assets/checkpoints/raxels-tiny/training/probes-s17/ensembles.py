@@ -1,12 +1,13 @@
-"""Session 17, one-off: the rule's candidates C1-C3 scored from saved passes (probes-s16/dump_passes.py), as
+"""Session 17, one-off: the rule's candidates C1-C8 scored from saved passes (probes-s16/dump_passes.py), as
 the probe scores poses (chordal mean of the passes' rotations; translations from the plain pass).
 
     python assets/checkpoints/raxels-tiny/training/probes-s17/ensembles.py SHIPPED.npz COLOUR1.npz COLOUR2.npz \
         R7S0.npz R7S1.npz R7S2.npz [--refs REF2.npz REF4.npz REF6.npz REF8.npz] \
         [--steps STEPS1.npz STEPS3.npz] [--more G1.npz G2.npz R8.npz] [--json OUT.json]
 
---refs (the rule's addendum) adds C4 and C5: the shipped four passes with the reference slot on other frames; --steps adds C6 and C7: the four
-passes at 1 and 3 ray steps; --more adds C8: C2 with the G1, G2 and R8 ray sides at step 400.
+--refs (the rule's addendum) adds C4 and C5: the shipped four passes with the reference slot on other frames;
+--steps adds C6 and C7: the four passes at 1 and 3 ray steps; --more adds C8: C2 with the G1, G2 and R8 ray
+sides at step 400.
 """
 import json, os, sys
 import numpy as np, torch
@@ -16,25 +17,24 @@ from geometry import chordal_mean                           # noqa: E402
 from geometry.metrics import pose_metrics                   # noqa: E402
 
 args = sys.argv[1:]
-out = None
-if "--json" in args:
-    i = args.index("--json"); out = args[i + 1]; del args[i:i + 2]
-refs = {}
-if "--refs" in args:
-    i = args.index("--refs"); refs = {k: load(p)[1] for k, p in zip((2, 4, 6, 8), args[i + 1:i + 5])}
-    del args[i:i + 5]
-steps = {}
-if "--steps" in args:
-    i = args.index("--steps"); steps = {k: load(p)[1] for k, p in zip((1, 3), args[i + 1:i + 3])}
-    del args[i:i + 3]
-more = {}
-if "--more" in args:
-    i = args.index("--more"); more = {k: load(p)[1] for k, p in zip(("G1", "G2", "R8"), args[i + 1:i + 4])}
-    del args[i:i + 4]
+
+
+def take(flag, n):
+    """The n arguments after ``flag`` (removed from args), or [] without it."""
+    if flag not in args:
+        return []
+    i = args.index(flag); got = args[i + 1:i + 1 + n]; del args[i:i + 1 + n]
+    return got
+
+
+out = (take("--json", 1) or [None])[0]
+refs = {k: load(p)[1] for k, p in zip((2, 4, 6, 8), take("--refs", 4))}
+steps = {k: load(p)[1] for k, p in zip((1, 3), take("--steps", 2))}
+more = {k: load(p)[1] for k, p in zip(("G1", "G2", "R8"), take("--more", 3))}
 truth, shipped, styles = load(args[0])
 colours = [load(p)[1] for p in args[1:3]]
 siblings = [load(p)[1] for p in args[3:6]]
-for other in colours + siblings:
+for other in colours + siblings + [*refs.values(), *steps.values(), *more.values()]:
     assert other.shape == shipped.shape
 assert all(torch.equal(load(p)[0], truth) for p in args[1:6]), "the files must hold the same clips"
 plain = shipped[:, 0]
@@ -54,18 +54,15 @@ rows = {
     "C3: C1 and R7 seeds 0-2 (24 passes)": cm(torch.cat([shipped, *colours, *siblings], 1)),
 }
 for k, p in refs.items():
-    assert p.shape == shipped.shape
     rows[f"reference {k}, four passes"] = cm(p)
 if refs:
     rows["C4: references 0 and 4 (8 passes)"] = cm(torch.cat([shipped, refs[4]], 1))
     rows["C5: references 0, 2, 4, 6, 8 (20 passes)"] = cm(torch.cat([shipped, *refs.values()], 1))
 for k, p in steps.items():
-    assert p.shape == shipped.shape
     name = {1: "C6: four passes at 1 ray step", 3: "C7: four passes at 3 ray steps"}[k]
     rows[name] = cm(p)
     rows[f"one pass at {k} ray step(s)"] = p[:, 0, ..., :3, :3]
 for k, p in more.items():
-    assert p.shape == shipped.shape
     rows[f"{k} step 400, four passes"] = cm(p)
 if more:
     rows["C8: C2 with G1, G2 and R8 (28 passes)"] = cm(torch.cat([shipped, *siblings, *more.values()], 1))
