@@ -6,6 +6,7 @@ Public API::
     eng = Engine.from_checkpoint()                # the shipped default, or a path, or a preset name
     cams = eng.estimate_poses("clip.mp4", steps=2)
     frames = eng.generate(["photo.png"], cams)
+    warp = eng.generate(["photo.png"], cams, method="warp")   # the classical baseline beside it
     frames, cams = eng.generate_joint(["photo.png"], num_frames=9)
     report = eng.cycle("clip.mp4", num_sources=3)
     for event in eng.generate_stream(["photo.png"], cams, cancel=token): ...
@@ -22,7 +23,8 @@ from .lazy import lazy_getattr
 
 # public name -> the submodule that defines it
 _EXPORTS = {
-    "Engine": "engine", "DEFAULT_CHECKPOINT": "engine", "pick_device": "engine",
+    "Engine": "engine", "DEFAULT_CHECKPOINT": "engine", "GENERATION_METHODS": "engine", "pick_device": "engine",
+    "frame_metrics": "image_metrics",
     "ProgressEvent": "events", "CancelToken": "events", "Cancelled": "events",
     "PoseResult": "tasks", "JointResult": "tasks",
     "EngineConfig": "config", "ModelConfig": "config", "VAEConfig": "config", "FlowConfig": "config",
@@ -32,7 +34,8 @@ _EXPORTS = {
 
 __all__ = ["Engine", "ProgressEvent", "CancelToken", "Cancelled", "PoseResult", "JointResult", "EngineConfig",
            "ModelConfig", "VAEConfig", "FlowConfig", "SamplerConfig", "ClipConfig", "preset", "pick_device",
-           "DEFAULT_CHECKPOINT", "upscaled_copy", "UPSCALE_METHOD", "UPSCALED_LABEL"]
+           "DEFAULT_CHECKPOINT", "GENERATION_METHODS", "frame_metrics", "upscaled_copy", "UPSCALE_METHOD",
+           "UPSCALED_LABEL"]
 
 
 __getattr__ = lazy_getattr(__name__, {name: f".{module}" for name, module in _EXPORTS.items()})
@@ -44,7 +47,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .config import ClipConfig, EngineConfig, FlowConfig, ModelConfig, SamplerConfig, VAEConfig, preset
-    from .engine import DEFAULT_CHECKPOINT, Engine, pick_device
+    from .engine import DEFAULT_CHECKPOINT, GENERATION_METHODS, Engine, pick_device
+    from .image_metrics import frame_metrics
     from .events import CancelToken, Cancelled, ProgressEvent
     from .tasks import JointResult, PoseResult
     from .upscale import UPSCALE_METHOD, UPSCALED_LABEL, upscaled_copy

@@ -8,6 +8,7 @@ resized to cover the model's frame and centre-cropped; cameras come back for the
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any, Sequence
@@ -31,6 +32,8 @@ from .tasks import (JointResult, PoseResult, generate_events, generate_joint_eve
 from .vae import nearest_valid_frame_counts
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "checkpoints" / "raxels-tiny"
+# ``Engine.generate_stream``'s methods: the model, and the classical answer it is measured against.
+GENERATION_METHODS: tuple[str, ...] = ("raxels", "warp")
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
@@ -273,8 +276,14 @@ class Engine:
 
     def generate_stream(self, images: FramesLike, cameras: Cameras, *, num_frames: int | None = None,
                         steps: int | None = None, seed: int = 0, source_frames: str | Sequence[int] = "first",
-                        cancel: CancelToken | None = None) -> Iterator[ProgressEvent]:
+                        cancel: CancelToken | None = None, method: str = "raxels") -> Iterator[ProgressEvent]:
         """Frames along a path of N cameras from one or more images.
+
+        ``method="raxels"`` is the model. ``method="warp"`` is the classical baseline a camera-following model
+        has to beat (``engine.baselines.warp``): the first image, fitted to the model grid like the model's
+        input, warped into every camera with the scene at infinity (exact for turns; pixels it does not see
+        keep the image's own), with the same frame count and resampling as the model's answer. It ignores
+        ``steps``, ``seed`` and any further images, and its "done" message says what it is.
 
         The model makes T = 1 + 4k frames. ``num_frames`` (1 + 4k) asks for T frames; None keeps N when it
         is 1 + 4k and otherwise takes the nearest 1 + 4k count above N (16 -> 17: no camera of the file is
@@ -286,6 +295,8 @@ class Engine:
         """
         steps = _steps(steps, "steps", self.config.sampler.video_steps)
         seed = _seed(seed)
+        if method not in GENERATION_METHODS:
+            raise ValueError(f"method must be one of {', '.join(map(repr, GENERATION_METHODS))}, got {method!r}")
         if not isinstance(cameras, Cameras) or len(cameras.batch_shape) != 1 or len(cameras) < 1:
             raise ValueError("cameras: expected a Cameras trajectory of batch shape (N,) with N >= 1")
         N = len(cameras)
@@ -309,6 +320,16 @@ class Engine:
             how = f"num_frames={T}" if num_frames is not None else f"the nearest 1 + {tf}k count"
             note = (f"the {N}-camera path was resampled to {T} cameras ({how}; the model makes 1 + {tf}k frames): "
                     "evenly spaced along the path, positions splined, rotations slerped")
+        if method == "warp":
+            from .baselines.warp import warp_source_frame
+
+            start = time.perf_counter()
+            frames = warp_source_frame(tensor_to_uint8(x[:1])[0], self._to_model_grid(cameras), source=src[0])
+            what = (f"classical baseline: image 1 warped into each camera from frame {src[0]} with the scene at "
+                    "infinity (unseen pixels copied), not the model")
+            yield ProgressEvent("generate", "done", elapsed=time.perf_counter() - start, frames=frames,
+                                cameras=cameras, message="; ".join(m for m in (what, note) if m), result=frames)
+            return
         for ev in generate_events(self.pipe, x, self._to_model_grid(cameras), src, steps=steps, seed=seed,
                                   method=self.config.sampler.method, cancel=cancel):
             if ev.stage == "done":

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from engine import frame_metrics
 from geometry import Cameras
 from geometry.metrics import align_cameras, forward_line_baseline, identity_baseline, pose_metrics
 
@@ -106,14 +106,21 @@ def comparison_rows(results: dict[str, tuple[PoseComparison | None, float]], gt:
             method_row("two-view"), method_row("colmap")]
 
 
-def frame_metrics(generated: np.ndarray, reference: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-frame PSNR (dB; identical frames give 100) and SSIM of two (T, H, W, 3) uint8 clips."""
-    if generated.shape != reference.shape:
-        raise ValueError(f"clips differ in shape {generated.shape} vs {reference.shape}")
-    win = min(7, generated.shape[1], generated.shape[2])
-    win -= 1 - win % 2
-    psnr, ssim = [], []
-    for g, r in zip(generated, reference):
-        psnr.append(100.0 if np.array_equal(g, r) else peak_signal_noise_ratio(r, g, data_range=255))
-        ssim.append(structural_similarity(r, g, channel_axis=-1, data_range=255, win_size=win))
-    return {"psnr": np.asarray(psnr), "ssim": np.asarray(ssim)}
+# Answers shown beside a generated clip in the Compare tab, in order: one that cannot follow the cameras, and the
+# classical one the model starts from (``engine.GENERATION_METHODS``' "warp").
+COPY_LABEL = "copying the photo"
+WARP_LABEL = "classical warp"
+GENERATION_BASELINE_NOTE = (f"*{COPY_LABEL}* repeats the input photo in every frame (it cannot follow the cameras); "
+                            f"*{WARP_LABEL}* is the photo warped into each camera with the scene at infinity (exact "
+                            "for turns; what it does not see keeps the photo's pixels), the classical answer the "
+                            "model starts from.")
+
+
+def scored_frames(generated: np.ndarray, reference: np.ndarray, source: int | None = None) -> dict[str, np.ndarray]:
+    """Per-frame PSNR (dB; identical frames shown as 100) and SSIM of two (T, H, W, 3) uint8 clips, with frame
+    ``source`` (the input photo, not a result) NaN in both."""
+    m = frame_metrics(generated, reference)
+    psnr, ssim = np.minimum(m["psnr"], 100.0), m["ssim"].copy()
+    if source is not None:
+        psnr[source] = ssim[source] = np.nan
+    return {"psnr": psnr, "ssim": ssim}

@@ -84,12 +84,19 @@ def per_frame_error_figure(rot_err_deg: np.ndarray, trans_err: np.ndarray, frame
     return fig
 
 
-def image_metrics_figure(psnr: np.ndarray, ssim: np.ndarray, *, title: str = "generated vs ground truth") -> Figure:
-    """Per-frame PSNR (T,) dB and SSIM (T,); NaN marks a frame that is not scored (the input photo)."""
+def image_metrics_figure(psnr: np.ndarray, ssim: np.ndarray, *, title: str = "generated vs ground truth",
+                         beside: dict[str, np.ndarray] | None = None) -> Figure:
+    """Per-frame PSNR (T,) dB and SSIM (T,); NaN marks a frame that is not scored (the input photo). ``beside``:
+    other answers' per-frame PSNR (label -> (T,)), drawn as thin grey lines with their means in the legend."""
     fig = Figure(figsize=(7.2, 2.6), dpi=90, layout="constrained")
     ax = fig.subplots()
     x = np.arange(len(psnr))
-    ax.plot(x, psnr, "o-", color="tab:green", ms=3)
+    ax.plot(x, psnr, "o-", color="tab:green", ms=3, label="generated")
+    for (label, other), style in zip((beside or {}).items(), ("x:", "^-.", "v--")):
+        ax.plot(x, other, style, color="0.45", ms=3, lw=1,
+                label=f"{label} ({np.nanmean(other):.2f} dB)")
+    if beside:
+        ax.legend(fontsize=7, loc="lower left")
     ax.set_ylabel("PSNR (dB)", fontsize=8, color="tab:green")
     ax.set_xlabel("frame", fontsize=8)
     ax2 = ax.twinx()

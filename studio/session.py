@@ -92,6 +92,9 @@ class GroundTruthComparison:
     extra: dict = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     source_index: int | None = None     # the frame that is the input photo itself (no scores: NaN)
+    # answers shown beside the model's (label -> {"frames", "psnr", "ssim"}, per frame, NaN at the source):
+    # ``evaluation.COPY_LABEL`` and ``WARP_LABEL`` in the generated-vs-ground-truth comparison
+    baselines: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 class StudioSession:

@@ -9,7 +9,7 @@ from engine import UPSCALED_LABEL
 
 from . import plots
 from .camera_path import keyframe_look_at, keyframe_roll
-from .evaluation import METHODS, comparison_rows
+from .evaluation import METHODS, WARP_LABEL, comparison_rows
 from .media import difference, side_by_side, strip
 from .raxel_preview import raxel_strip
 from .session import GenerationResult, GroundTruthComparison, StudioSession
@@ -185,14 +185,21 @@ def comparison_of(s: StudioSession, which: str) -> GroundTruthComparison | None:
     return s.cycle if which == "cycle" else s.comparison
 
 
+# The Compare tab's views of one frame (``comparison_frame``).
+WARP_VIEW = "beside the classical warp"
+COMPARISON_VIEWS = ("side by side", "difference", WARP_VIEW)
+
+
 def comparison_frame(cmp: GroundTruthComparison | None, j: int, *, view: str = "side by side") -> np.ndarray | None:
-    """Ground truth | generated (| amplified difference) at frame ``j``."""
+    """Ground truth | generated (| amplified difference, or | the classical warp) at frame ``j``."""
     if cmp is None:
         return None
     j = int(min(max(j, 0), len(cmp.generated) - 1))
     ref, gen = cmp.reference[j], cmp.generated[j]
     if view == "difference":
         return side_by_side(ref, gen, difference(ref, gen), size=160)
+    if view == WARP_VIEW and WARP_LABEL in cmp.baselines:
+        return side_by_side(ref, gen, cmp.baselines[WARP_LABEL]["frames"][j], size=160)
     return side_by_side(ref, gen, size=200)
 
 
@@ -204,14 +211,18 @@ def comparison_caption(cmp: GroundTruthComparison | None, j: int) -> str:
     if j == cmp.source_index:
         return head + ("the input photo, as given to the model (not generated, so not scored). Left: ground "
                        "truth · middle: the input photo · right (difference view): |difference| x3")
-    return head + (f"PSNR {cmp.psnr[j]:.2f} dB, SSIM {cmp.ssim[j]:.3f}. Left: ground truth · middle: generated"
-                   " · right (difference view): |difference| x3")
+    beside = "".join(f"; {label}: {b['psnr'][j]:.2f} dB, SSIM {b['ssim'][j]:.3f}" for label, b in cmp.baselines.items())
+    right = "|difference| x3 in the difference view" + (
+        f", the {WARP_LABEL}'s frame in the \"{WARP_VIEW}\" view" if WARP_LABEL in cmp.baselines else "")
+    return head + (f"PSNR {cmp.psnr[j]:.2f} dB, SSIM {cmp.ssim[j]:.3f}{beside}. Left: ground truth · middle: "
+                   f"generated · right: {right}")
 
 
 def comparison_plot(cmp: GroundTruthComparison | None) -> Figure | None:
     if cmp is None:
         return None
-    return plots.image_metrics_figure(cmp.psnr, cmp.ssim, title="per-frame quality")
+    return plots.image_metrics_figure(cmp.psnr, cmp.ssim, title="per-frame quality",
+                                      beside={label: b["psnr"] for label, b in cmp.baselines.items()})
 
 
 def cycle_table(s: StudioSession) -> list[list]:

@@ -22,7 +22,7 @@ from geometry import Cameras
 
 from .camera_path import PathError
 from .engine_service import EngineService
-from .evaluation import BASELINES, METHODS, compare_poses, frame_metrics
+from .evaluation import BASELINES, COPY_LABEL, METHODS, WARP_LABEL, compare_poses, scored_frames
 from .jobs import Job, JobState
 from .media import fit_to_grid, write_video
 from .path_io import export_cameras
@@ -303,29 +303,37 @@ def compare_with_ground_truth(session: StudioSession, service: EngineService, *,
     photo = clip.frames[ids[src]]
     position = session.photo_position
 
+    warped: dict[str, np.ndarray] = {}
+
     def task(eng, token):
+        # The classical answer first (milliseconds), so that the model's figures never stand alone.
+        warped["frames"] = eng.generate([photo], cams, source_frames=position, method="warp")
         return eng.generate_stream([photo], cams, steps=steps, seed=seed, source_frames=position, cancel=token)
 
     def done(job: Job) -> str:
         generated = np.array(job.result)
         H, W = generated.shape[1:3]
         reference = fit_to_grid(clip.frames[ids], H, W)
-        m = frame_metrics(generated, reference)
+        m = scored_frames(generated, reference, src)
         # The source frame is the photo the model was given, not a result: show that photo there (the model's
         # redrawing of it is not the input) and leave it out of the scores.
-        generated[src] = fit_to_grid(photo[None], H, W)[0]
-        m["psnr"][src] = m["ssim"][src] = np.nan
+        shown = fit_to_grid(photo[None], H, W)[0]
+        generated[src] = shown
+        answers = {COPY_LABEL: np.repeat(shown[None], len(ids), 0), WARP_LABEL: warped["frames"]}
+        baselines = {label: {"frames": f, **scored_frames(f, reference, src)} for label, f in answers.items()}
         cmp = GroundTruthComparison(ids, reference, generated, m["psnr"], m["ssim"],
                                     f"generated from frame {int(ids[src])} along the ground-truth cameras",
-                                    source_index=src)
+                                    source_index=src, baselines=baselines)
         out = session.work_dir / f"compare-{job.id}"
         side = np.concatenate([reference, generated], axis=2)
         cmp.files = [write_video(side, out / "ground_truth_vs_generated.mp4", fps=clip.fps, size=384)]
         session.comparison = cmp
         session.notify("compare")
+        beside = "; ".join(f"{label} {_mean(b['psnr']):.2f} dB, SSIM {np.nanmean(b['ssim']):.3f}"
+                           for label, b in baselines.items())
         return (f"compared {len(ids) - 1} generated frames: mean PSNR {_mean(m['psnr']):.2f} dB, mean SSIM "
                 f"{np.nanmean(m['ssim']):.3f} (frame {int(ids[src])} is the input photo, shown as given and left "
-                "out of the means)")
+                f"out of the means). Beside it: {beside}")
 
     yield from _run(session, service, "compare", task, done)
 

@@ -151,3 +151,27 @@ def test_checkpoint_quality_note_reaches_the_status(eng, tmp_path):
     info = Engine.from_checkpoint(ckpt, device="cpu").info()
     assert info["quality_note"] == "below the identity baseline" and info["training_domain"] == "procedural"
     assert eng.info()["quality_note"] is None
+
+
+def test_the_warp_baseline_turns_the_fitted_photo_into_each_camera(eng, clip):
+    """``method="warp"`` answers like the model (same frame count, model grid, done event) but is the classical
+    baseline: the photo as the model sees it, warped into every camera from its source frame, and says so."""
+    from engine import GENERATION_METHODS
+    from engine.baselines.warp import warp_source_frame
+    from engine.media import load_frames, tensor_to_uint8
+
+    photo = clip[0]
+    turn = g.Cameras.from_fov(g.look_at(torch.zeros(T, 3, dtype=torch.float64), torch.stack(
+        [torch.tensor([np.sin(a), 0.0, np.cos(a)]) for a in np.radians(np.linspace(0, 16, T))]).double()),
+        fov_y_deg=50.0, width=40, height=24)
+    events = list(eng.generate_stream([photo], turn, method="warp", source_frames=[4]))
+    assert [e.stage for e in events] == ["done"] and "classical baseline" in events[0].message
+    frames = events[0].result
+    fitted = tensor_to_uint8(load_frames([photo], SIZE, SIZE, name="images")[0])[0]
+    assert frames.shape == (T, SIZE, SIZE, 3) and np.array_equal(frames[4], fitted)
+    grid = eng._to_model_grid(turn)
+    assert np.array_equal(frames, warp_source_frame(fitted, grid, source=4))
+    assert not np.array_equal(frames[0], frames[8])                            # it does turn
+    assert GENERATION_METHODS == ("raxels", "warp")
+    with pytest.raises(ValueError, match="method must be one of 'raxels', 'warp'"):
+        eng.generate([photo], turn, method="copy")

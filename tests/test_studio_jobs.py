@@ -54,6 +54,11 @@ class FakeEngine:
         T = len(cameras)
         return self._events("generate", T, steps, cancel, np.full((T, 16, 16, 3), 200, np.uint8))
 
+    def generate(self, images, cameras, *, source_frames, method):
+        assert method == "warp"                     # the studio runs the model only as a stream
+        self.calls.append(f"warp from {source_frames}")
+        return np.full((len(cameras), 16, 16, 3), 100, np.uint8)
+
     def generate_joint_stream(self, images, T, *, steps, ray_steps, seed, source_frames, cancel):
         from engine import JointResult, PoseResult
 
@@ -254,7 +259,7 @@ def test_comparison_needs_ground_truth(service, session):
 
 
 @pytest.mark.parametrize("position", ["first", "middle"])
-def test_comparison_shows_the_real_input_photo_at_the_source_frame(service, session, position):
+def test_comparison_shows_the_real_input_photo_at_the_source_frame(service, fake, session, position):
     """The engine's redrawing of the source frame is not the input: the Compare tab shows the photo itself there,
     says so, and leaves it out of the scores."""
     from studio import views
@@ -279,6 +284,22 @@ def test_comparison_shows_the_real_input_photo_at_the_source_frame(service, sess
     assert "the input photo" in views.comparison_caption(cmp, src)
     assert "PSNR" in views.comparison_caption(cmp, (src + 1) % 9)
     views.comparison_plot(cmp)                                         # NaN-aware means: draws without warnings
+    # beside the model: the photo copied (cannot follow the cameras) and the classical warp (the engine's)
+    from studio.evaluation import COPY_LABEL, WARP_LABEL
+
+    assert list(cmp.baselines) == [COPY_LABEL, WARP_LABEL] and f"warp from {position}" in fake.calls
+    assert all(np.array_equal(f, photo) for f in cmp.baselines[COPY_LABEL]["frames"])
+    assert np.all(cmp.baselines[WARP_LABEL]["frames"] == 100)
+    for b in cmp.baselines.values():
+        assert np.isnan(b["psnr"][src]) and np.isfinite(np.delete(b["psnr"], src)).all()
+    assert f"{COPY_LABEL} " in updates[-1].text and f"{WARP_LABEL} " in updates[-1].text
+    j = (src + 1) % 9
+    caption = views.comparison_caption(cmp, j)
+    assert f"{WARP_LABEL}: {cmp.baselines[WARP_LABEL]['psnr'][j]:.2f} dB" in caption
+    three = views.comparison_frame(cmp, j, view=views.WARP_VIEW)
+    assert three.shape[1] > views.comparison_frame(cmp, j).shape[1]    # a third panel: the warp
+    labels = [t.get_text() for t in views.comparison_plot(cmp).axes[0].get_legend().get_texts()]
+    assert labels[0] == "generated" and labels[2].startswith(f"{WARP_LABEL} (")
 
 
 def test_joint_path_starts_from_the_photos_camera(service, session):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.baselines.warp import warp_first_frame
+from engine.baselines.warp import warp_source_frame
 from engine.config import ModelConfig, preset
 from engine.model import JointDiT
 from engine.objective import training_loss
@@ -74,14 +74,28 @@ def test_the_warp_batches_and_names_bad_shapes():
 def test_the_classical_baseline_copies_frame_zero_where_it_sees_nothing():
     cams = Cameras(torch.stack([_pose([0.0, 0.0, 0.0]), _pose([0.0, 0.15, 0.0])]), K.expand(2, 3, 3), W, H)
     first = ((_sky(cams.c2w[0], K).permute(1, 2, 0) + 1) * 127.5).round().to(torch.uint8).numpy()
-    out = warp_first_frame(first, cams)
+    out = warp_source_frame(first, cams)
     assert out.shape == (2, H, W, 3) and out.dtype == np.uint8
     assert np.array_equal(out[0], first)
     truth = ((_sky(cams.c2w[1], K).permute(1, 2, 0) + 1) * 127.5).numpy()
     assert np.abs(out[1, :, :20].astype(float) - truth[:, :20]).mean() < 2.0          # seen: the turned view
     assert np.array_equal(out[1, :, -2:], first[:, -2:])                                # unseen: frame 0's pixels
     with pytest.raises(ValueError, match="uint8"):
-        warp_first_frame(first.astype(np.float32), cams)
+        warp_source_frame(first.astype(np.float32), cams)
+
+
+def test_the_classical_baseline_warps_from_any_source_frame():
+    """A photo at the path's frame 1 (the studio's photo position) is the view of camera 1: kept there, turned
+    into camera 0 like the frame-0 case the other way round; a source outside the path is named."""
+    cams = Cameras(torch.stack([_pose([0.0, 0.0, 0.0]), _pose([0.0, 0.15, 0.0])]), K.expand(2, 3, 3), W, H)
+    photo = ((_sky(cams.c2w[1], K).permute(1, 2, 0) + 1) * 127.5).round().to(torch.uint8).numpy()
+    out = warp_source_frame(photo, cams, source=1)
+    assert np.array_equal(out[1], photo)
+    truth = ((_sky(cams.c2w[0], K).permute(1, 2, 0) + 1) * 127.5).numpy()
+    assert np.abs(out[0, :, -20:].astype(float) - truth[:, -20:]).mean() < 2.0        # seen: the turned view
+    assert np.array_equal(out[0, :, :2], photo[:, :2])                                # unseen: the photo's pixels
+    with pytest.raises(ValueError, match="source frame 2 is not one of the path's 2 cameras"):
+        warp_source_frame(photo, cams, source=2)
 
 
 def _batch(B: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.baselines.warp import warp_first_frame
+from engine.baselines.warp import warp_source_frame
 from engine.camera_codec import encode_cameras
 from engine.flow import noise_streams
 from engine.media import tensor_to_uint8
@@ -83,7 +83,7 @@ def camera_use(engine, clips: list[EvalClip], *, times=TIMES, seed: int = 0) -> 
         given = [(_streams(pipe, frames, cams, slots), pipe.reference_warp_along(frames[slots[0]], cams, slots[0]))
                  for cams in (clip.cameras, clips[(i + 1) % n].cameras)]
         copy.append(generated_psnr(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames))
-        warp.append(generated_psnr(warp_first_frame(clip.frames[0], clip.cameras), clip.frames))
+        warp.append(generated_psnr(warp_source_frame(clip.frames[0], clip.cameras), clip.frames))
         for t in times:
             est, inp = one_step_frames(pipe, given[0][0], slots, t, 1, frames, seed + i, given[0][1])
             est_o, _ = one_step_frames(pipe, given[1][0], slots, t, 1, frames, seed + i, given[1][1])

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.baselines.warp import warp_first_frame
+from engine.baselines.warp import warp_source_frame
 from engine.image_metrics import frame_metrics
 from geometry.metrics import pose_metrics
 
@@ -49,7 +49,7 @@ def evaluate_generation(engine, clips, *, video_steps: int | None = None, pose_s
             psnr_other = generated_frame_quality(o["psnr"], o["ssim"], source_frames=[0])[0]
         c = frame_metrics(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames)
         psnr_copy = generated_frame_quality(c["psnr"], c["ssim"], source_frames=[0])[0]
-        w = frame_metrics(warp_first_frame(clip.frames[0], clip.cameras), clip.frames)
+        w = frame_metrics(warp_source_frame(clip.frames[0], clip.cameras), clip.frames)
         psnr_warp = generated_frame_quality(w["psnr"], w["ssim"], source_frames=[0])[0]
         rows.append({"clip": clip.id, "style": clip.label, "psnr": psnr, "psnr_other_path": psnr_other,
                      "psnr_copy_first": psnr_copy, "psnr_warp_first": psnr_warp, "ssim": ssim,

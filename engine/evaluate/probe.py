@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.baselines.warp import warp_first_frame
+from engine.baselines.warp import warp_source_frame
 from engine.config import POSE_ENSEMBLES
 from engine.image_metrics import frame_metrics
 from geometry import Cameras, canonicalize
@@ -146,7 +146,7 @@ def probe_generation(engine, clips: list[EvalClip], *, steps: int | None = None,
         own1.append(generated_psnr(engine.generate(clip.frames[:1], clip.cameras, steps=1, seed=seed), clip.frames))
         other1.append(generated_psnr(engine.generate(clip.frames[:1], nxt, steps=1, seed=seed), clip.frames))
         copy.append(generated_psnr(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames))
-        warp.append(generated_psnr(warp_first_frame(clip.frames[0], clip.cameras), clip.frames))
+        warp.append(generated_psnr(warp_source_frame(clip.frames[0], clip.cameras), clip.frames))
     return {"clips": n, "psnr_own": float(np.mean(own)), "psnr_other": float(np.mean(other)),
             "psnr_copy_first": float(np.mean(copy)), "psnr_warp_first": float(np.mean(warp)),
             "psnr_own_1step": float(np.mean(own1)), "psnr_other_1step": float(np.mean(other1)),

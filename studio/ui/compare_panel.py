@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import views, workflows
+from ..evaluation import GENERATION_BASELINE_NOTE
 from .context import LiveSession
 from .page import Page
 
@@ -12,7 +13,8 @@ from .page import Page
 def build(page: Page) -> None:
     page.cmp_info = gr.Markdown("Pick an example with ground truth (or upload a clip and its cameras on the "
                                 "*Clip → cameras* tab), then generate along its ground-truth cameras from its first "
-                                "frame and compare, or run the cycle test.")
+                                "frame and compare, or run the cycle test. The generated frames are scored beside two "
+                                "answers: " + GENERATION_BASELINE_NOTE)
     page.cmp_steps = gr.Slider(1, 50, step=1, value=20, label="video denoising steps", elem_id="cmp-steps")
     with gr.Row():
         page.compare_button = gr.Button("Generate along ground truth & compare", variant="primary",
@@ -23,7 +25,8 @@ def build(page: Page) -> None:
     with gr.Row():
         page.cmp_which = gr.Radio([("generated vs ground truth", "compare"), ("cycle: regenerated vs original", "cycle")],
                                   value="compare", label="show")
-        page.cmp_view = gr.Radio(["side by side", "difference"], value="side by side", label="view")
+        page.cmp_view = gr.Radio(list(views.COMPARISON_VIEWS), value="side by side", label="view",
+                                 elem_id="cmp-view")
     page.cmp_frame = gr.Slider(1, 9, step=1, value=1, label="frame", elem_id="cmp-frame")
     page.cmp_image = gr.Image(interactive=False, show_label=False, elem_id="cmp-image", format="png", height=220)
     page.cmp_caption = gr.Markdown(elem_id="cmp-caption")

@@ -296,9 +296,16 @@ def test_compare_with_ground_truth(studio_page, shot):
              what="the comparison")
     wait_for(lambda: page.locator("#cmp-image img").count() > 0, what="the side-by-side frame")
     assert "the input photo" in page.locator("#cmp-caption").inner_text()     # frame 1 is the photo itself
+    progress = page.locator("#cmp-progress").inner_text()
+    assert "copying the photo" in progress and "classical warp" in progress      # never the model's figure alone
     set_slider(page, "cmp-frame", 2)
-    wait_for(lambda: "PSNR" in page.locator("#cmp-caption").inner_text(), what="a generated frame's scores")
+    wait_for(lambda: "classical warp:" in page.locator("#cmp-caption").inner_text(),
+             what="a generated frame's scores beside the classical warp's")
     shot(page, "11_compare_with_ground_truth", live=live)
+    before = page.locator("#cmp-image img").get_attribute("src")
+    page.locator("#cmp-view").get_by_label("beside the classical warp").check()
+    wait_for(lambda: page.locator("#cmp-image img").get_attribute("src") != before, what="the three-panel view")
+    shot(page, "11b_compare_beside_the_classical_warp", live=live)
 
     page.locator("#cycle").click()
     wait_for(lambda: "cycle: trajectory error" in page.locator("#cmp-progress").inner_text(), timeout=180,
