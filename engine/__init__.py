@@ -30,12 +30,16 @@ _EXPORTS = {
     "EngineConfig": "config", "ModelConfig": "config", "VAEConfig": "config", "FlowConfig": "config",
     "SamplerConfig": "config", "ClipConfig": "config", "preset": "config",
     "upscaled_copy": "upscale", "UPSCALE_METHOD": "upscale", "UPSCALED_LABEL": "upscale",
+    # reading user media, with the limits and errors a UI shows
+    "MediaError": "media", "UnreadableMediaError": "media", "MediaInfo": "media", "MediaLimits": "media",
+    "probe_media": "media", "decode_frames": "media", "max_image_pixels": "media",
 }
 
 __all__ = ["Engine", "ProgressEvent", "CancelToken", "Cancelled", "PoseResult", "JointResult", "EngineConfig",
            "ModelConfig", "VAEConfig", "FlowConfig", "SamplerConfig", "ClipConfig", "preset", "pick_device",
            "DEFAULT_CHECKPOINT", "GENERATION_METHODS", "frame_metrics", "upscaled_copy", "UPSCALE_METHOD",
-           "UPSCALED_LABEL"]
+           "UPSCALED_LABEL", "MediaError", "UnreadableMediaError", "MediaInfo", "MediaLimits", "probe_media",
+           "decode_frames", "max_image_pixels"]
 
 
 __getattr__ = lazy_getattr(__name__, {name: f".{module}" for name, module in _EXPORTS.items()})
@@ -49,6 +53,8 @@ if TYPE_CHECKING:
     from .config import ClipConfig, EngineConfig, FlowConfig, ModelConfig, SamplerConfig, VAEConfig, preset
     from .engine import DEFAULT_CHECKPOINT, GENERATION_METHODS, Engine, pick_device
     from .image_metrics import frame_metrics
+    from .media import (MediaError, MediaInfo, MediaLimits, UnreadableMediaError, decode_frames, max_image_pixels,
+                        probe_media)
     from .events import CancelToken, Cancelled, ProgressEvent
     from .tasks import JointResult, PoseResult
     from .upscale import UPSCALE_METHOD, UPSCALED_LABEL, upscaled_copy

@@ -382,7 +382,8 @@ class Engine:
         picked evenly (``engine.windows.single_pass_frames``, said in the notes; the report's ``clip_frames``
         are the input frames used); its poses are estimated in windows as in ``estimate_poses_stream``.
         ``num_frames`` picks that many frames instead, each pose step then one pass."""
-        from .evaluate.cycle_metrics import generated_frame_quality, other_trajectory, other_trajectory_check
+        from .evaluate.cycle_metrics import (generated_frame_quality, nearest_source_copy, other_trajectory,
+                                             other_trajectory_check)
 
         pose_steps = _steps(pose_steps, "pose_steps", self.config.sampler.pose_steps)
         video_steps = _steps(video_steps, "video_steps", self.config.sampler.video_steps)
@@ -425,6 +426,8 @@ class Engine:
         original = tensor_to_uint8(x.float())
         img = frame_metrics(frames, original)
         mean_psnr, mean_ssim = generated_frame_quality(img["psnr"], img["ssim"], src)
+        copied = frame_metrics(nearest_source_copy(original, src), original)
+        copy_psnr, copy_ssim = generated_frame_quality(copied["psnr"], copied["ssim"], src)
         poses = pose_metrics(again.cameras, pred.cameras)
         control = other_trajectory_check(pred.cameras, other, on_other.cameras, poses["mean_rot_err_deg"])
         report = {"source_frames": src, "clip_frames": used.tolist(), "predicted": pred.cameras, "regenerated_poses": again.cameras,
@@ -432,6 +435,7 @@ class Engine:
                   "rot_err_deg": poses["mean_rot_err_deg"], "trans_err_deg": poses["mean_trans_err_deg"],
                   "ATE": poses["ATE"], "psnr": img["psnr"], "ssim": img["ssim"],
                   "mean_psnr": mean_psnr, "mean_ssim": mean_ssim,
+                  "copy_nearest_source_mean_psnr": copy_psnr, "copy_nearest_source_mean_ssim": copy_ssim,
                   "other_trajectory": other, "other_frames": other_frames, "other_poses": on_other.cameras,
                   **control, "notes": notes + pred.notes + again.notes}
         yield ProgressEvent("cycle", "done", result=report)

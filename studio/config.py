@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.media import max_image_pixels
+from engine import max_image_pixels
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from engine.media import MediaError, MediaInfo, MediaLimits, UnreadableMediaError, decode_frames, probe_media
+from engine import MediaError, MediaInfo, MediaLimits, UnreadableMediaError, decode_frames, probe_media
 from geometry import Cameras, load_cameras
 
 from .config import StudioConfig

@@ -211,6 +211,10 @@ def comparison_caption(cmp: GroundTruthComparison | None, j: int) -> str:
     if j == cmp.source_index:
         return head + ("the input photo, as given to the model (not generated, so not scored). Left: ground "
                        "truth · middle: the input photo · right (difference view): |difference| x3")
+    if not np.isfinite(cmp.psnr[j]):
+        return head + ("a source frame, given to the model and regenerated with the others, so not scored (as in "
+                       "the means). Left: ground truth · middle: regenerated · right (difference view): "
+                       "|difference| x3")
     beside = "".join(f"; {label}: {b['psnr'][j]:.2f} dB, SSIM {b['ssim'][j]:.3f}" for label, b in cmp.baselines.items())
     right = "|difference| x3 in the difference view" + (
         f", the {WARP_LABEL}'s frame in the \"{WARP_VIEW}\" view" if WARP_LABEL in cmp.baselines else "")

@@ -363,11 +363,16 @@ def run_cycle(session: StudioSession, service: EngineService, *, num_sources: in
                  "rotation error along another trajectory (°)": r["other_rot_err_deg"],
                  "… if the clip were ignored (°)": r["other_ignoring_input_rot_err_deg"],
                  "mean PSNR (dB), sources excluded": r["mean_psnr"], "mean SSIM, sources excluded": r["mean_ssim"],
+                 # The input-free answer beside it: it sees the sources but no camera.
+                 "… copying the nearest source frame instead: PSNR (dB) / SSIM":
+                     f"{r['copy_nearest_source_mean_psnr']:.2f} / {r['copy_nearest_source_mean_ssim']:.3f}",
                  "source frames": [int(ids[i]) for i in r["source_frames"]]}
         if r["warnings"]:
             extra["⚠ warning"] = " ".join(r["warnings"])
-        cmp = GroundTruthComparison(ids, r["original_frames"], r["regenerated_frames"],
-                                    np.where(np.isfinite(r["psnr"]), r["psnr"], 100.0), r["ssim"],
+        # The source frames were given to the model: out of the per-frame scores, as out of the means above.
+        psnr, ssim = np.minimum(r["psnr"], 100.0), np.array(r["ssim"], dtype=np.float64)
+        psnr[r["source_frames"]] = ssim[r["source_frames"]] = np.nan
+        cmp = GroundTruthComparison(ids, r["original_frames"], r["regenerated_frames"], psnr, ssim,
                                     f"cycle: regenerated from frames {extra['source frames']} along the predicted "
                                     "trajectory", extra)
         side = np.concatenate([cmp.reference, cmp.generated], axis=2)
@@ -376,7 +381,8 @@ def run_cycle(session: StudioSession, service: EngineService, *, num_sources: in
         session.cycle = cmp
         session.notify("compare")
         return (f"cycle: trajectory error {r['rot_err_deg']:.2f}° rotation / {r['trans_err_deg']:.2f}° translation, "
-                f"regenerated frames {r['mean_psnr']:.2f} dB PSNR, SSIM {r['mean_ssim']:.3f}"
+                f"regenerated frames {r['mean_psnr']:.2f} dB PSNR, SSIM {r['mean_ssim']:.3f} (copying the nearest "
+                f"source frame: {r['copy_nearest_source_mean_psnr']:.2f} dB, {r['copy_nearest_source_mean_ssim']:.3f})"
                 + "".join(f". ⚠ {w}" for w in r["warnings"]))
 
     yield from _run(session, service, "cycle", task, done)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import Engine
+from engine import Engine, frame_metrics
 from engine.cli import main as cli_main
 from engine.evaluate import load_benchmark, run_evaluation
 from engine.evaluate.benchmarks import EvalClip
@@ -99,6 +99,21 @@ def test_generated_frame_quality_leaves_out_the_source_frames():
     assert generated_frame_quality(np.full(3, np.inf), np.ones(3), [0])[0] == np.inf
     with pytest.raises(ValueError, match="all 2 frames are source frames"):
         generated_frame_quality(psnr[:2], ssim[:2], [0, 1])
+
+
+def test_the_copy_answer_beside_the_cycle_takes_the_nearest_source_frame(report, clip):
+    from engine.evaluate.cycle_metrics import nearest_source_copy
+
+    frames = np.arange(9)[:, None, None, None] * np.ones((9, 2, 2, 3), np.uint8)
+    assert nearest_source_copy(frames, [0, 4, 8])[:, 0, 0, 0].tolist() == [0, 0, 0, 4, 4, 4, 4, 8, 8]
+    with pytest.raises(ValueError, match="not frames of a 9-frame clip"):
+        nearest_source_copy(frames, [0, 9])
+    # in the report, scored like the regenerated frames (sources left out)
+    orig = report["original_frames"]
+    copied = frame_metrics(nearest_source_copy(orig, report["source_frames"]), orig)
+    assert report["copy_nearest_source_mean_psnr"] == pytest.approx(
+        generated_frame_quality(copied["psnr"], copied["ssim"], report["source_frames"])[0], rel=1e-12)
+    assert report["copy_nearest_source_mean_psnr"] != pytest.approx(report["mean_psnr"])
 
 
 def test_engine_report_harness_and_cli_share_the_mean_psnr(tiny, clip, report, tmp_path, capsys):

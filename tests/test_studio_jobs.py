@@ -54,6 +54,17 @@ class FakeEngine:
         T = len(cameras)
         return self._events("generate", T, steps, cancel, np.full((T, 16, 16, 3), 200, np.uint8))
 
+    def cycle_stream(self, frames, num_sources, *, pose_steps, video_steps, seed, cancel):
+        T = len(frames)
+        regenerated = np.full_like(frames, 90)
+        psnr = np.arange(T, dtype=np.float64) + 10.0
+        report = {"rot_err_deg": 2.0, "trans_err_deg": 5.0, "ATE": 0.1, "other_rot_err_deg": 3.0,
+                  "other_ignoring_input_rot_err_deg": 12.5, "mean_psnr": 13.0, "mean_ssim": 0.4,
+                  "copy_nearest_source_mean_psnr": 14.5, "copy_nearest_source_mean_ssim": 0.5,
+                  "source_frames": [0, T // 2, T - 1], "warnings": [], "original_frames": np.asarray(frames),
+                  "regenerated_frames": regenerated, "psnr": psnr, "ssim": np.full(T, 0.4)}
+        return self._events("cycle", T, video_steps, cancel, report)
+
     def generate(self, images, cameras, *, source_frames, method):
         assert method == "warp"                     # the studio runs the model only as a stream
         self.calls.append(f"warp from {source_frames}")
@@ -373,3 +384,20 @@ def test_cancel_answers_with_the_final_notice_when_the_flow_finishes_in_time(ser
     answer = session.notice                                          # what the handler's answer shows
     consumer.join(10)
     assert "cancelled" in answer.text and answer.level == "warning"
+
+
+def test_the_cycle_is_shown_beside_copying_and_its_sources_are_not_scored(service, session):
+    """The cycle's regenerated frames stand beside the answer that copies the nearest source frame, and the
+    per-frame view leaves the source frames out as its means do (the plot's mean is the table's)."""
+    from studio import views
+
+    session.clip = Clip("c", np.random.default_rng(0).integers(0, 255, (9, 16, 16, 3), dtype=np.uint8))
+    updates = run(workflows.run_cycle(session, service, video_steps=2))
+    assert updates[-1].ok and "copying the nearest source frame: 14.50 dB" in updates[-1].text
+    rows = dict((r[0], r[1]) for r in views.cycle_table(session))
+    assert rows["… copying the nearest source frame instead: PSNR (dB) / SSIM"] == "14.50 / 0.500"
+    cmp = session.cycle
+    assert np.isnan(cmp.psnr[[0, 4, 8]]).all() and np.isfinite(np.delete(cmp.psnr, [0, 4, 8])).all()
+    assert "not scored" in views.comparison_caption(cmp, 4) and "PSNR 11.00 dB" in views.comparison_caption(cmp, 1)
+    title = views.comparison_plot(cmp).axes[0].get_title()
+    assert f"mean PSNR {np.nanmean(cmp.psnr):.2f} dB" in title

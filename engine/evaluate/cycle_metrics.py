@@ -3,6 +3,7 @@
 
 - ``generated_frame_quality``: mean PSNR / SSIM over the frames that were generated, never the source
   frames (those are given to the model, so counting them would flatter it).
+- ``nearest_source_copy``: the answer that copies the nearest source frame, scored the same way beside them.
 - ``other_trajectory`` and ``other_trajectory_check``: the control. A model that returns the same
   trajectory whatever it is shown agrees with itself on the regenerated clip, so its cycle error is
   tiny. Regenerating along a trajectory that is *not* its prediction and predicting again exposes it:
@@ -40,6 +41,17 @@ def generated_frame_quality(psnr: np.ndarray, ssim: np.ndarray, source_frames: S
         raise ValueError(f"all {len(psnr)} frames are source frames: no generated frame to score")
     finite = psnr[keep][np.isfinite(psnr[keep])]
     return (float(finite.mean()) if len(finite) else math.inf), float(ssim[keep].mean())
+
+
+def nearest_source_copy(original: np.ndarray, source_frames: Sequence[int]) -> np.ndarray:
+    """The input-free answer beside the regenerated frames: every frame (T, H, W, 3) replaced by the source
+    frame nearest to it in time (the earlier one on a tie). It sees the sources but no camera, so the
+    regenerated frames' PSNR means something only above its own."""
+    src = np.asarray([int(i) for i in source_frames])
+    if len(src) == 0 or src.min() < 0 or src.max() >= len(original):
+        raise ValueError(f"source frames {src.tolist()} are not frames of a {len(original)}-frame clip")
+    nearest = src[np.abs(np.arange(len(original))[:, None] - src[None]).argmin(1)]
+    return np.asarray(original)[nearest]
 
 
 def other_trajectory(predicted: Cameras, pan_deg: float = OTHER_PAN_DEG) -> Cameras:

@@ -311,6 +311,8 @@ def test_compare_with_ground_truth(studio_page, shot):
     wait_for(lambda: "cycle: trajectory error" in page.locator("#cmp-progress").inner_text(), timeout=180,
              what="the cycle run")
     assert "rotation error" in page.locator("#cycle-table").inner_text()
+    assert "copying the nearest source frame" in page.locator("#cycle-table").inner_text()   # PSNR's input-free peer
+    assert "copying the nearest source frame" in page.locator("#cmp-progress").inner_text()
     shot(page, "12_cycle_self_consistency", live=live)
 
 
