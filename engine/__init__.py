@@ -23,7 +23,7 @@ from .lazy import lazy_getattr
 
 # public name -> the submodule that defines it
 _EXPORTS = {
-    "Engine": "engine", "DEFAULT_CHECKPOINT": "engine", "GENERATION_METHODS": "engine", "pick_device": "engine",
+    "Engine": "engine", "DEFAULT_CHECKPOINT": "engine", "GENERATION_METHODS": "config", "pick_device": "engine",
     "frame_metrics": "image_metrics",
     "ProgressEvent": "events", "CancelToken": "events", "Cancelled": "events",
     "PoseResult": "tasks", "JointResult": "tasks",
@@ -50,8 +50,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .config import ClipConfig, EngineConfig, FlowConfig, ModelConfig, SamplerConfig, VAEConfig, preset
-    from .engine import DEFAULT_CHECKPOINT, GENERATION_METHODS, Engine, pick_device
+    from .config import (GENERATION_METHODS, ClipConfig, EngineConfig, FlowConfig, ModelConfig, SamplerConfig,
+                         VAEConfig, preset)
+    from .engine import DEFAULT_CHECKPOINT, Engine, pick_device
     from .image_metrics import frame_metrics
     from .media import (MediaError, MediaInfo, MediaLimits, UnreadableMediaError, decode_frames, max_image_pixels,
                         probe_media)

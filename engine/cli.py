@@ -238,7 +238,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             yield ev
 
     frames = _follow(keep_done(eng.generate_stream(args.images, cams, num_frames=args.num_frames, steps=args.steps,
-                                                   seed=args.seed, source_frames=_source_frames(args.source_frames))),
+                                                   seed=args.seed, source_frames=_source_frames(args.source_frames),
+                                                   method=args.method)),
                      "generate")
     if done[-1].message:
         print(f"note: {done[-1].message}", file=sys.stderr)
@@ -354,6 +355,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="video file (.mp4 or .gif): the model's frames, at its resolution")
     p.add_argument("--upscaled-out", default=None, help=_UPSCALED_HELP)
     p.add_argument("--cameras-out", default=None, help="the cameras the frames follow (resampled when the path was)")
+    from .config import GENERATION_METHODS
+
+    p.add_argument("--method", choices=GENERATION_METHODS, default="raxels",
+                   help="raxels: the model; warp: the classical baseline, the first image warped into each camera "
+                        "with the scene at infinity, on the model's grid (what the model is measured against)")
     p.add_argument("--fps", type=_fps, default=8.0)
     _common(p)
     p.set_defaults(func=cmd_generate, out_kind="video")

@@ -131,6 +131,8 @@ class FlowConfig:
 
 JOINT_ORDERS = ("together", "cameras_first")
 POSE_ENSEMBLES = ("none", "mirror_reverse")
+# ``Engine.generate_stream``'s methods: the model, and the classical answer it is measured against.
+GENERATION_METHODS = ("raxels", "warp")
 
 
 @dataclass

@@ -20,7 +20,7 @@ from geometry import Cameras
 from geometry.metrics import pose_metrics
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import EngineConfig, preset
+from .config import GENERATION_METHODS, EngineConfig, preset
 from .config_check import MAX_FRAMES, MAX_STEPS
 from .events import CancelToken, ProgressEvent
 from .image_metrics import frame_metrics
@@ -32,8 +32,6 @@ from .tasks import (JointResult, PoseResult, generate_events, generate_joint_eve
 from .vae import nearest_valid_frame_counts
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "checkpoints" / "raxels-tiny"
-# ``Engine.generate_stream``'s methods: the model, and the classical answer it is measured against.
-GENERATION_METHODS: tuple[str, ...] = ("raxels", "warp")
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:

@@ -138,6 +138,10 @@ def test_cli_estimate_generate_and_errors(eng, clip, tmp_path, capsys):
     assert cli_main(["generate", "--images", str(image), "--cameras", str(out), "--out", str(mp4),
                      "--checkpoint", str(ckpt), "--steps", "1"]) == 0
     assert iio.imread(mp4).shape[0] == T
+    warp = tmp_path / "warp.mp4"
+    assert cli_main(["generate", "--images", str(image), "--cameras", str(out), "--out", str(warp),
+                     "--checkpoint", str(ckpt), "--method", "warp"]) == 0
+    assert "classical baseline" in capsys.readouterr().err and iio.imread(warp).shape[0] == T
     report = tmp_path / "cycle.json"
     assert cli_main(["cycle", str(video), "--checkpoint", str(ckpt), "--steps", "1", "--out", str(report)]) == 0
     assert {"rot_err_deg", "mean_psnr", "source_frames"} <= set(json.loads(report.read_text()))
