@@ -21,12 +21,12 @@ from .meshes import MeshScene
 from .render import RenderResult, render
 from .layouts import SCENE_KINDS, make_scene
 from .scenes import BoxScene, Hits, Lighting
-from .trajectories import STYLES, Trajectory, check_trajectory, sample_trajectory
+from .trajectories import KIND_STYLES, STYLES, Trajectory, check_trajectory, sample_trajectory, style_for_kind
 
 __all__ = [
     "make_scene", "BoxScene", "Lighting", "Hits", "SCENE_KINDS", "MeshScene",
     "render", "RenderResult",
-    "sample_trajectory", "check_trajectory", "Trajectory", "STYLES",
+    "sample_trajectory", "check_trajectory", "Trajectory", "STYLES", "KIND_STYLES", "style_for_kind",
     "build_example", "collate_examples", "sample_frame_window", "choose_slots", "EXAMPLE_KEYS",
     "ProceduralClips", "Re10kClips", "ColmapScenes", "TransformsScenes", "HELDOUT_SEEDS", "TRAIN_SEED_START",
     "train_scene_seed", "read_scales",

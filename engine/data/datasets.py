@@ -25,7 +25,7 @@ from engine.config import ClipConfig
 from .layouts import SCENE_KINDS, make_scene
 from .render import render
 from .stream import ExampleOptions, worker_positions
-from .trajectories import STYLES, sample_trajectory
+from .trajectories import STYLES, sample_trajectory, style_for_kind
 
 HELDOUT_SEEDS = range(0, 1024)     # procedural scene seeds reserved for evaluation
 TRAIN_SEED_START = 1024            # training scene seeds are drawn from [TRAIN_SEED_START, 2**31)
@@ -54,6 +54,8 @@ class ProceduralClips(IterableDataset):
         raxel_downsample, encoding, reverse_prob, min_sources, max_sources, first_reference_prob: see
             ``build_example``.
         kinds: scene kinds to draw from (default both), ``styles``: trajectory styles (default all).
+        kind_styles: draw the style from the scene's kind (``trajectories.KIND_STYLES``; ours, an experiment)
+            instead of from all styles; not with ``styles``.
         supersample: anti-aliasing rays per pixel side; ``fps``: timestamps of the paths.
     """
 
@@ -61,19 +63,22 @@ class ProceduralClips(IterableDataset):
                  num_examples: int | None = None, raxel_downsample: int = 1, encoding: str = "raxel",
                  reverse_prob: float = 0.5, min_sources: int = 1, max_sources: int | None = None,
                  kinds: tuple[str, ...] | None = None, styles: tuple[str, ...] | None = None,
-                 supersample: int = 2, fps: float = 8.0, first_reference_prob: float = 0.0):
+                 supersample: int = 2, fps: float = 8.0, first_reference_prob: float = 0.0,
+                 kind_styles: bool = False):
         if split not in ("train", "heldout"):
             raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")
         bad = [k for k in (kinds or ()) if k not in SCENE_KINDS] + [s for s in (styles or ()) if s not in STYLES]
         if bad:
             raise ValueError(f"unknown scene kinds / styles {bad}; kinds: {SCENE_KINDS}, styles: {STYLES}")
+        if kind_styles and styles is not None:
+            raise ValueError("kind_styles draws the style from the scene's kind: give it or styles, not both")
         if not 0 <= first_reference_prob <= 1:
             raise ValueError(f"first_reference_prob must be in [0, 1], got {first_reference_prob}")
         self.options = ExampleOptions(clip, raxel_downsample, encoding, reverse_prob, 1, min_sources, max_sources,
                                       first_reference_prob)
         self.split, self.seed, self.start, self.chunk = split, int(seed), int(start), int(chunk)
         self.num_examples = len(HELDOUT_SEEDS) if split == "heldout" and num_examples is None else num_examples
-        self.kinds, self.styles = kinds, styles
+        self.kinds, self.styles, self.kind_styles = kinds, styles, bool(kind_styles)
         self.supersample, self.fps = supersample, fps
 
     def scene_seed(self, n: int) -> int:
@@ -92,6 +97,8 @@ class ProceduralClips(IterableDataset):
         scene = make_scene(scene_seed, kind)
         clip = self.options.clip
         style = None if self.styles is None else str(rng.choice(self.styles))
+        if self.kind_styles:
+            style = style_for_kind(scene.kind, rng)
         path = sample_trajectory(scene, clip.num_frames, rng=rng, style=style, width=clip.width,
                                  height=clip.height, fps=self.fps)
         frames = render(scene, path.cameras, supersample=self.supersample, depth=False).rgb     # (T, 3, H, W)

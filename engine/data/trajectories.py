@@ -41,6 +41,12 @@ STYLES: tuple[str, ...] = ("re10k", "dl3dv", "orbit", "dolly", "zoom", "dolly_zo
 # The two training sets' styles dominate; the presets teach the moves users draw in the studio.
 STYLE_WEIGHTS: dict[str, float] = {"re10k": 0.3, "dl3dv": 0.25, "orbit": 0.1, "dolly": 0.07, "zoom": 0.05,
                                    "dolly_zoom": 0.03, "truck": 0.06, "pedestal": 0.03, "pan": 0.06, "spiral": 0.05}
+# ``ProceduralClips(kind_styles=True)`` (ours, an experiment; off by default): the move follows what the view
+# shows, as in footage where rooms are walked through and objects in the open are circled. Indoor scenes draw
+# walks, pans and slides; outdoor scenes arcs and orbits. Off, a photo does not show which move follows, and the
+# joint task's "path depends on the photo" cannot be learnt (RESULTS.md, session 18).
+KIND_STYLES: dict[str, tuple[str, ...]] = {"indoor": ("re10k", "dolly", "zoom", "truck", "pedestal", "pan"),
+                                           "outdoor": ("dl3dv", "orbit", "dolly_zoom", "spiral")}
 FOV_RANGE_DEG = (40.0, 75.0)     # vertical field of view of generated paths
 _PROBE = 8                       # rays per side of the coarse "does it see content" check
 _SEGMENT_SAMPLES = 4             # points checked between consecutive camera centres
@@ -55,6 +61,15 @@ class Trajectory:
     style: str
     target: torch.Tensor
     attempts: int
+
+
+def style_for_kind(kind: str, rng: np.random.Generator) -> str:
+    """A style of ``KIND_STYLES[kind]``, drawn with their ``STYLE_WEIGHTS``."""
+    if kind not in KIND_STYLES:
+        raise ValueError(f"style_for_kind: scene kind must be one of {tuple(KIND_STYLES)}, got {kind!r}")
+    names = KIND_STYLES[kind]
+    weights = np.array([STYLE_WEIGHTS[n] for n in names])
+    return str(rng.choice(names, p=weights / weights.sum()))
 
 
 def check_trajectory(scene, cameras: Cameras, *, target: torch.Tensor | None = None, min_clearance: float = 0.25,
