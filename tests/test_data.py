@@ -74,6 +74,42 @@ def test_paths_from_a_given_view_start_there_and_vary_only_in_the_move():
     assert not torch.allclose(again[0].cameras.c2w, again[1].cameras.c2w)      # a new move each draw
 
 
+def test_kind_styles_tie_the_move_to_what_the_scene_is(monkeypatch):
+    """``kind_styles`` (ours, an experiment): indoor scenes get walks, pans and slides, outdoor scenes arcs and
+    orbits, each with its training weight; off by default; not together with ``styles``."""
+    from engine.data import KIND_STYLES, style_for_kind
+    from engine.data.trajectories import STYLE_WEIGHTS
+    import engine.data.datasets as datasets
+
+    rng = np.random.default_rng(0)
+    draws = [style_for_kind("outdoor", rng) for _ in range(4000)]
+    assert set(draws) == set(KIND_STYLES["outdoor"])
+    w = {n: STYLE_WEIGHTS[n] for n in KIND_STYLES["outdoor"]}
+    assert draws.count("dl3dv") / 4000 == pytest.approx(w["dl3dv"] / sum(w.values()), abs=0.03)
+    assert not set(KIND_STYLES["indoor"]) & set(KIND_STYLES["outdoor"])
+    assert set(KIND_STYLES["indoor"]) | set(KIND_STYLES["outdoor"]) == set(STYLES)
+    with pytest.raises(ValueError, match="scene kind must be one of"):
+        style_for_kind("forest", rng)
+
+    asked = []
+    real = datasets.sample_trajectory
+
+    def spy(scene, n, *, style=None, **kw):
+        asked.append((scene.kind, style))
+        return real(scene, n, style=style, **kw)
+
+    monkeypatch.setattr(datasets, "sample_trajectory", spy)
+    clip = ClipConfig(num_frames=5, height=16, width=16)
+    for n in range(6):
+        ProceduralClips(clip, kind_styles=True, supersample=1).example(n)
+        ProceduralClips(clip, supersample=1).example(n)
+    tied, free = asked[0::2], asked[1::2]
+    assert all(style in KIND_STYLES[kind] for kind, style in tied) and {k for k, _ in tied} == {"indoor", "outdoor"}
+    assert all(style is None for _, style in free)                     # off: drawn inside, from every style
+    with pytest.raises(ValueError, match="give it or styles, not both"):
+        ProceduralClips(clip, kind_styles=True, styles=("pan",))
+
+
 def test_check_trajectory_rejects_cameras_in_geometry_and_lost_targets():
     scene = make_scene(3, "indoor")
     cabinet = next(i for i, label in enumerate(scene.box_labels) if label in ("cabinet", "sofa", "pillar"))
