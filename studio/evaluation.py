@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,11 +117,15 @@ GENERATION_BASELINE_NOTE = (f"*{COPY_LABEL}* repeats the input photo in every fr
                             "model starts from.")
 
 
-def scored_frames(generated: np.ndarray, reference: np.ndarray, source: int | None = None) -> dict[str, np.ndarray]:
-    """Per-frame PSNR (dB; identical frames shown as 100) and SSIM of two (T, H, W, 3) uint8 clips, with frame
-    ``source`` (the input photo, not a result) NaN in both."""
-    m = frame_metrics(generated, reference)
-    psnr, ssim = np.minimum(m["psnr"], 100.0), m["ssim"].copy()
-    if source is not None:
-        psnr[source] = ssim[source] = np.nan
+def shown_scores(psnr: np.ndarray, ssim: np.ndarray, sources: Sequence[int] = ()) -> dict[str, np.ndarray]:
+    """Per-frame PSNR (dB) and SSIM (T,) as the Compare tab shows them: identical frames (infinite PSNR) at 100,
+    and the ``sources`` (frames given to the model, not results) NaN in both, as they are left out of the means."""
+    psnr, ssim = np.minimum(np.asarray(psnr, dtype=np.float64), 100.0), np.array(ssim, dtype=np.float64)
+    psnr[list(sources)] = ssim[list(sources)] = np.nan
     return {"psnr": psnr, "ssim": ssim}
+
+
+def scored_frames(generated: np.ndarray, reference: np.ndarray, source: int | None = None) -> dict[str, np.ndarray]:
+    """``shown_scores`` of two (T, H, W, 3) uint8 clips, frame ``source`` (the input photo) left out."""
+    m = frame_metrics(generated, reference)
+    return shown_scores(m["psnr"], m["ssim"], () if source is None else (source,))

@@ -22,7 +22,7 @@ from geometry import Cameras
 
 from .camera_path import PathError
 from .engine_service import EngineService
-from .evaluation import BASELINES, COPY_LABEL, METHODS, WARP_LABEL, compare_poses, scored_frames
+from .evaluation import BASELINES, COPY_LABEL, METHODS, WARP_LABEL, compare_poses, scored_frames, shown_scores
 from .jobs import Job, JobState
 from .media import fit_to_grid, write_video
 from .path_io import export_cameras
@@ -370,9 +370,8 @@ def run_cycle(session: StudioSession, service: EngineService, *, num_sources: in
         if r["warnings"]:
             extra["⚠ warning"] = " ".join(r["warnings"])
         # The source frames were given to the model: out of the per-frame scores, as out of the means above.
-        psnr, ssim = np.minimum(r["psnr"], 100.0), np.array(r["ssim"], dtype=np.float64)
-        psnr[r["source_frames"]] = ssim[r["source_frames"]] = np.nan
-        cmp = GroundTruthComparison(ids, r["original_frames"], r["regenerated_frames"], psnr, ssim,
+        m = shown_scores(r["psnr"], r["ssim"], r["source_frames"])
+        cmp = GroundTruthComparison(ids, r["original_frames"], r["regenerated_frames"], m["psnr"], m["ssim"],
                                     f"cycle: regenerated from frames {extra['source frames']} along the predicted "
                                     "trajectory", extra)
         side = np.concatenate([cmp.reference, cmp.generated], axis=2)

@@ -96,9 +96,10 @@ class ProceduralClips(IterableDataset):
         kind = None if self.kinds is None else str(rng.choice(self.kinds))
         scene = make_scene(scene_seed, kind)
         clip = self.options.clip
-        style = None if self.styles is None else str(rng.choice(self.styles))
         if self.kind_styles:
             style = style_for_kind(scene.kind, rng)
+        else:
+            style = None if self.styles is None else str(rng.choice(self.styles))
         path = sample_trajectory(scene, clip.num_frames, rng=rng, style=style, width=clip.width,
                                  height=clip.height, fps=self.fps)
         frames = render(scene, path.cameras, supersample=self.supersample, depth=False).rgb     # (T, 3, H, W)
