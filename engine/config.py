@@ -114,6 +114,11 @@ class FlowConfig:
     # probability, else uniform: below t ~ 0.6 noisy rays carry no usable rotation, so these are the
     # times that make the model read the camera from the video.
     pose_ray_noise_prob: float = 0.0
+    # In joint examples the video time is 0 (pure noise) with this probability, else uniform. Joint
+    # generation with ``sampler.joint_order = "cameras_first"`` samples the path with the video held at
+    # pure noise, so only these examples teach the path a photo alone implies; under uniform times
+    # most joint examples show the motion through a partly denoised video instead.
+    joint_video_noise_prob: float = 0.0
     # Weight of an MSE between predicted and true clean raxel images (decoded, pixel space), each
     # frame with its own spatial mean removed: a constant origin shift can no longer pay for a yaw or
     # pitch error, which the plain latent MSE lets it do (24x cheaper at a 40 degree FOV).

@@ -111,7 +111,7 @@ def _check_ranges(cfg: EngineConfig, where: str) -> None:
     for name in ("cos_weight", "ray_centered_weight", "ray_pose_weight"):
         in_range(f"flow.{name}", getattr(f, name), 0, 1e6)
     in_range("flow.ray_cos_weight", f.ray_cos_weight, 0, 1e6)
-    for name in ("p_video_clean", "p_ray_clean", "pose_ray_noise_prob"):
+    for name in ("p_video_clean", "p_ray_clean", "pose_ray_noise_prob", "joint_video_noise_prob"):
         in_range(f"flow.{name}", getattr(f, name), 0, 1)
     in_range("flow.shift", f.shift, 1e-3, 1e3)
     in_range("flow.pose_only_steps", f.pose_only_steps, 0, 1e12)

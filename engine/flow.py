@@ -109,7 +109,8 @@ def sample_train_times(batch: int, *, cfg: FlowConfig, generator: torch.Generato
       * otherwise both stay noised                  (joint generation)
 
     ``step`` moves the probabilities along the task-mix schedule (``task_probabilities``); in
-    pose examples the ray time is 0 with probability ``cfg.pose_ray_noise_prob``.
+    pose examples the ray time is 0 with probability ``cfg.pose_ray_noise_prob``, in joint examples the video
+    time with probability ``cfg.joint_video_noise_prob``.
 
     Choosing one case from one draw (rather than two coin flips and resampling on a clash) keeps the
     marginal frequencies exactly ``p_video_clean`` and ``p_ray_clean`` and never pins both (an example
@@ -125,13 +126,19 @@ def sample_train_times(batch: int, *, cfg: FlowConfig, generator: torch.Generato
     if not (0 <= p_v and 0 <= p_r and p_v + p_r <= 1):
         raise ValueError(f"need 0 <= p_video_clean, p_ray_clean and their sum <= 1; got {p_v}, {p_r}")
     gen_device = generator.device if generator is not None else torch.device("cpu")
-    # The fourth draw only when it is used, so runs without it keep their random streams.
-    draw = torch.rand(4 if cfg.pose_ray_noise_prob > 0 else 3, batch, generator=generator, device=gen_device)
+    # Extra draws only when they are used, so runs without them keep their random streams.
+    extra = [p for p in (cfg.pose_ray_noise_prob, cfg.joint_video_noise_prob) if p > 0]
+    draw = torch.rand(3 + len(extra), batch, generator=generator, device=gen_device)
     r, u_video, u_ray = draw[0], draw[1], draw[2]
     t_video = shift_time(u_video, cfg.shift)
     t_ray = shift_time(u_ray, cfg.shift)
+    k = 3
     if cfg.pose_ray_noise_prob > 0:
-        t_ray = torch.where((r < p_v) & (draw[3] < cfg.pose_ray_noise_prob), torch.zeros_like(t_ray), t_ray)
+        t_ray = torch.where((r < p_v) & (draw[k] < cfg.pose_ray_noise_prob), torch.zeros_like(t_ray), t_ray)
+        k += 1
+    if cfg.joint_video_noise_prob > 0:
+        joint = r >= p_v + p_r
+        t_video = torch.where(joint & (draw[k] < cfg.joint_video_noise_prob), torch.zeros_like(t_video), t_video)
     t_video = torch.where(r < p_v, torch.ones_like(t_video), t_video)
     t_ray = torch.where((r >= p_v) & (r < p_v + p_r), torch.ones_like(t_ray), t_ray)
     if device is not None:

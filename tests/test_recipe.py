@@ -84,6 +84,18 @@ def test_pose_examples_get_pure_noise_rays_as_often_as_configured():
     assert float(t_ray[t_ray > 0].mean()) == pytest.approx(0.5, abs=0.02)   # the rest uniform
 
 
+def test_joint_examples_get_pure_noise_video_as_often_as_configured():
+    flow = FlowConfig(p_video_clean=0.4, p_ray_clean=0.2, pose_ray_noise_prob=0.5, joint_video_noise_prob=0.75)
+    t_video, t_ray = sample_train_times(40000, cfg=flow, generator=torch.Generator().manual_seed(0))
+    pose, control = t_video == 1, t_ray == 1
+    joint = ~pose & ~control
+    assert float(joint.float().mean()) == pytest.approx(0.4, abs=0.01)
+    assert float((t_video[joint] == 0).float().mean()) == pytest.approx(0.75, abs=0.02)
+    assert float(t_video[joint & (t_video > 0)].mean()) == pytest.approx(0.5, abs=0.02)   # the rest uniform
+    assert not bool((t_video[control] == 0).any())          # camera-controlled examples keep uniform video times
+    assert float((t_ray[pose] == 0).float().mean()) == pytest.approx(0.5, abs=0.02)
+
+
 def test_switches_off_keep_the_old_random_stream():
     old = sample_train_times(64, cfg=FlowConfig(), generator=torch.Generator().manual_seed(3))
     new = sample_train_times(64, cfg=FlowConfig(), generator=torch.Generator().manual_seed(3), step=5)
