@@ -6,6 +6,8 @@ clip's true raxels are noised to ray time t (one noise per clip, shared by both 
 the video is pure noise (t = 0) as in cameras-first sampling, conditioning slot 0 holds a photo, and the error
 of the predicted clean raxel latents (target grid and slots) is measured with the clip's own first frame and
 with its neighbour's (the other kind). A stream that reads the photo denoises with its own photo better.
+Beside the squared error, the rotation error (degrees) of the cameras recovered from that one-step clean estimate,
+since the ray loss also has terms (centred raxels, Procrustes pose) that a squared error in latents does not see.
 
     OMP_NUM_THREADS=1 python assets/checkpoints/raxels-tiny/training/probes-s19/joint_photo_use.py OUT.json FIRST COUNT CK [CK ...]
 """
@@ -16,7 +18,8 @@ from engine.camera_codec import encode_cameras
 from engine.config import ClipConfig
 from engine.data import HELDOUT_SEEDS, KIND_STYLES, make_scene, render, sample_trajectory
 from engine.objective import predicted_clean
-from engine.tasks import conditioning_slots
+from engine.evaluate.probe import own_other_ratio
+from engine.tasks import conditioning_slots, _decode_poses
 
 TIMES = (0.05, 0.2, 0.4, 0.6, 0.8)
 out_path, first, count, checkpoints = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
@@ -37,7 +40,8 @@ assert all(outdoor[i] != outdoor[partner[i]] for i in range(count))
 
 @torch.inference_mode()
 def errors(pipe, cams, photo_own, photo_other, seed) -> np.ndarray:
-    """-> (2 photos, len(TIMES)) mean squared error of the predicted clean raxel latents."""
+    """-> (2 photos, len(TIMES), 2): mean squared error of the predicted clean raxel latents, and the rotation
+    error (deg) of the cameras recovered from them."""
     T = cams.c2w.shape[0]
     slots = conditioning_slots(T, pipe.cfg.clip.num_cond, [0])
     M = len(slots)
@@ -54,7 +58,7 @@ def errors(pipe, cams, photo_own, photo_other, seed) -> np.ndarray:
     zc[:, :1] = z_src
     features = pipe.features(cond_frames=imgs[:, None], num_slots=M)
     n_r, n_c = torch.randn(zr.shape, generator=gen), torch.randn(zcr.shape, generator=gen)
-    out = np.zeros((2, len(TIMES)))
+    out = np.zeros((2, len(TIMES), 2))
     for j, t in enumerate(TIMES):
         tr = torch.full((2,), t)
         state = {"video": zv, "cond_video": zc, "rays": (t * zr + (1 - t) * n_r).expand(2, -1, -1, -1, -1),
@@ -65,7 +69,10 @@ def errors(pipe, cams, photo_own, photo_other, seed) -> np.ndarray:
         x = predicted_clean(pred["rays"], state["rays"], tr)
         xc = predicted_clean(pred["cond_rays"].flatten(0, 1), state["cond_rays"].flatten(0, 1), tr.repeat_interleave(M))
         e = ((x - zr) ** 2).flatten(1).sum(1) + ((xc.unflatten(0, (2, M)) - zcr) ** 2).flatten(1).sum(1)
-        out[:, j] = (e / (zr[0].numel() + zcr[0].numel())).numpy()
+        out[:, j, 0] = (e / (zr[0].numel() + zcr[0].numel())).numpy()
+        for b in range(2):
+            cams_b = _decode_poses(pipe, x[b:b + 1], 0).cameras.to(torch.float64)
+            out[b, j, 1] = own_other_ratio([cams_b], [cams])[0]
     return out
 
 
@@ -73,13 +80,16 @@ result = {"clips": count, "first_seed": first, "times": TIMES}
 for ck in checkpoints:
     t0 = time.time()
     pipe = Engine.from_checkpoint(ck, device="cpu").pipe
-    e = np.stack([errors(pipe, truths[i], photos[i], photos[partner[i]], seed=i) for i in range(count)])  # (n, 2, T)
-    own, other = e[:, 0], e[:, 1]
+    e = np.stack([errors(pipe, truths[i], photos[i], photos[partner[i]], seed=i) for i in range(count)])  # (n, 2, T, 2)
+    own, other = e[:, 0, :, 0], e[:, 1, :, 0]
+    rot_own, rot_other = e[:, 0, :, 1], e[:, 1, :, 1]
     result[ck] = {"own": own.mean(0).tolist(), "other": other.mean(0).tolist(),
                   "other_over_own": (other.mean(0) / own.mean(0)).tolist(),
                   "own_better_clips": (own < other).sum(0).tolist(),
                   "other_over_own_indoor": (other[~outdoor].mean(0) / own[~outdoor].mean(0)).tolist(),
                   "other_over_own_outdoor": (other[outdoor].mean(0) / own[outdoor].mean(0)).tolist(),
+                  "rot_own_deg": rot_own.mean(0).tolist(), "rot_other_deg": rot_other.mean(0).tolist(),
+                  "rot_own_better_clips": (rot_own < rot_other).sum(0).tolist(),
                   "seconds": round(time.time() - t0)}
     print(ck, json.dumps(result[ck]), flush=True)
 json.dump(result, open(out_path, "w"), indent=1)
