@@ -10,7 +10,10 @@ sampler, drawn with the same noise (checked against ``kind_joint.py``'s figure f
 For the 48 kind-tied clips of ``probes-s18/kind_joint.py`` (same construction, same noise seed per clip),
 reports joint own/other and the own and other errors for each w.
 
-    OMP_NUM_THREADS=1 python assets/checkpoints/raxels-tiny/training/probes-s20/photo_guidance.py OUT.json FIRST COUNT W1,W2,.. CK [CK ...]
+--ray-steps N (default: the checkpoint's ``sampler.joint_ray_steps``, 20) samples the path in N steps instead; with
+few steps the path is nearer the model's mean answer for the photo than a sample from its distribution.
+
+    OMP_NUM_THREADS=1 python assets/checkpoints/raxels-tiny/training/probes-s20/photo_guidance.py OUT.json FIRST COUNT W1,W2,.. CK [CK ...] [--ray-steps N]
 """
 import json, sys, time
 import numpy as np, torch
@@ -21,6 +24,9 @@ from engine.evaluate.probe import own_other_ratio
 from engine.sampler import sample_steps, time_schedule
 from engine.tasks import conditioning_slots, _decode_poses, _ray_latent_like
 
+ray_steps = None
+if "--ray-steps" in sys.argv:
+    i = sys.argv.index("--ray-steps"); ray_steps = int(sys.argv[i + 1]); del sys.argv[i:i + 2]
 out_path, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 weights, checkpoints = [float(w) for w in sys.argv[4].split(",")], sys.argv[5:]
 clip = ClipConfig()
@@ -53,7 +59,7 @@ def guided_path(eng, photo, seed, w):
     z_cond[:, :1] = z_src
     z_rays = torch.randn(_ray_latent_like(pipe, z_video).shape, generator=gen)
     z_cond_rays = torch.randn(_ray_latent_like(pipe, z_cond, slots=M).shape, generator=gen)
-    steps = pipe.cfg.sampler.joint_ray_steps
+    steps = ray_steps or pipe.cfg.sampler.joint_ray_steps
     r_sched = time_schedule(steps, shift=pipe.cfg.sampler.shift)
     v_sched = torch.zeros(steps + 1)
     fixed = {"cond_video": torch.arange(M)[None] < 1}
@@ -81,7 +87,7 @@ def guided_path(eng, photo, seed, w):
     return _decode_poses(pipe, final["rays"], 0).cameras.to(torch.float64)
 
 
-result = {"clips": count, "first_seed": first, "weights": weights}
+result = {"clips": count, "first_seed": first, "weights": weights, "ray_steps": ray_steps}
 for ck in checkpoints:
     eng = Engine.from_checkpoint(ck, device="cpu")
     result[ck] = {}
