@@ -12,6 +12,9 @@ reports joint own/other and the own and other errors for each w.
 
 --ray-steps N (default: the checkpoint's ``sampler.joint_ray_steps``, 20) samples the path in N steps instead; with
 few steps the path is nearer the model's mean answer for the photo than a sample from its distribution.
+--standard uses the standard generator's held-out clips instead (``procedural_clips``, as ``engine.evaluate.probe``'s
+joint figures with seed 0: the same clips, photos and noise). Beside the model, answers that cannot read the photo:
+the identity (never turns) and a fixed path (clip 0's truth for every clip).
 
     OMP_NUM_THREADS=1 python assets/checkpoints/raxels-tiny/training/probes-s20/photo_guidance.py OUT.json FIRST COUNT W1,W2,.. CK [CK ...] [--ray-steps N]
 """
@@ -22,16 +25,20 @@ from engine.config import ClipConfig
 from engine.data import HELDOUT_SEEDS, KIND_STYLES, make_scene, render, sample_trajectory
 from engine.evaluate.probe import own_other_ratio
 from engine.sampler import sample_steps, time_schedule
+from geometry import identity_baseline
 from engine.tasks import conditioning_slots, _decode_poses, _ray_latent_like
 
 ray_steps = None
 if "--ray-steps" in sys.argv:
     i = sys.argv.index("--ray-steps"); ray_steps = int(sys.argv[i + 1]); del sys.argv[i:i + 2]
+standard = "--standard" in sys.argv
+if standard:
+    sys.argv.remove("--standard")
 out_path, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 weights, checkpoints = [float(w) for w in sys.argv[4].split(",")], sys.argv[5:]
 clip = ClipConfig()
 truths, photos = [], []
-for n in range(first, first + count):            # the clips of kind_joint.py, built the same way
+for n in ([] if standard else range(first, first + count)):            # the clips of kind_joint.py, built the same way
     seed, style = HELDOUT_SEEDS[n], ("re10k", "dl3dv")[n % 2]
     kind = "indoor" if style in KIND_STYLES["indoor"] else "outdoor"
     scene = make_scene(seed, kind)
@@ -39,6 +46,11 @@ for n in range(first, first + count):            # the clips of kind_joint.py, b
                              width=clip.width, height=clip.height)
     truths.append(path.cameras.to(torch.float64))
     photos.append(render(scene, path.cameras[:1], supersample=2, depth=False).uint8().numpy()[0])
+
+if standard:
+    from engine.evaluate.benchmarks import procedural_clips
+    for c in procedural_clips(clip, count, first_seed=first):
+        truths.append(c.cameras); photos.append(c.frames[0])
 
 
 @torch.inference_mode()
@@ -87,7 +99,12 @@ def guided_path(eng, photo, seed, w):
     return _decode_poses(pipe, final["rays"], 0).cameras.to(torch.float64)
 
 
-result = {"clips": count, "first_seed": first, "weights": weights, "ray_steps": ray_steps}
+result = {"clips": count, "first_seed": first, "weights": weights, "ray_steps": ray_steps, "standard": standard}
+for name, answer in (("identity", [identity_baseline(t) for t in truths]),
+                     ("fixed_path", [truths[0]] * count)):
+    own, other, ratio = own_other_ratio(answer, truths)
+    result[name] = {"own": own, "other": other, "own_other": ratio}
+    print(name, result[name], flush=True)
 for ck in checkpoints:
     eng = Engine.from_checkpoint(ck, device="cpu")
     result[ck] = {}
