@@ -16,7 +16,8 @@ few steps the path is nearer the model's mean answer for the photo than a sample
 joint figures with seed 0: the same clips, photos and noise). Beside the model, answers that cannot read the photo:
 the identity (never turns) and a fixed path (clip 0's truth for every clip).
 
-    OMP_NUM_THREADS=1 python assets/checkpoints/raxels-tiny/training/probes-s20/photo_guidance.py OUT.json FIRST COUNT W1,W2,.. CK [CK ...] [--ray-steps N]
+    OMP_NUM_THREADS=1 python assets/checkpoints/raxels-tiny/training/probes-s20/photo_guidance.py OUT.json FIRST COUNT W1,W2,.. CK [CK ...] \
+        [--ray-steps N] [--standard]
 """
 import json, sys, time
 import numpy as np, torch
@@ -25,8 +26,8 @@ from engine.config import ClipConfig
 from engine.data import HELDOUT_SEEDS, KIND_STYLES, make_scene, render, sample_trajectory
 from engine.evaluate.probe import own_other_ratio
 from engine.sampler import sample_steps, time_schedule
-from geometry import identity_baseline
 from engine.tasks import conditioning_slots, _decode_poses, _ray_latent_like
+from geometry import identity_baseline
 
 ray_steps = None
 if "--ray-steps" in sys.argv:
@@ -38,20 +39,19 @@ out_path, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 weights, checkpoints = [float(w) for w in sys.argv[4].split(",")], sys.argv[5:]
 clip = ClipConfig()
 truths, photos = [], []
-for n in ([] if standard else range(first, first + count)):            # the clips of kind_joint.py, built the same way
-    seed, style = HELDOUT_SEEDS[n], ("re10k", "dl3dv")[n % 2]
-    kind = "indoor" if style in KIND_STYLES["indoor"] else "outdoor"
-    scene = make_scene(seed, kind)
-    path = sample_trajectory(scene, clip.num_frames, rng=np.random.default_rng([seed, 0xE7A1]), style=style,
-                             width=clip.width, height=clip.height)
-    truths.append(path.cameras.to(torch.float64))
-    photos.append(render(scene, path.cameras[:1], supersample=2, depth=False).uint8().numpy()[0])
-
 if standard:
     from engine.evaluate.benchmarks import procedural_clips
     for c in procedural_clips(clip, count, first_seed=first):
         truths.append(c.cameras); photos.append(c.frames[0])
-
+else:
+    for n in range(first, first + count):        # the clips of kind_joint.py, built the same way
+        seed, style = HELDOUT_SEEDS[n], ("re10k", "dl3dv")[n % 2]
+        kind = "indoor" if style in KIND_STYLES["indoor"] else "outdoor"
+        scene = make_scene(seed, kind)
+        path = sample_trajectory(scene, clip.num_frames, rng=np.random.default_rng([seed, 0xE7A1]), style=style,
+                                 width=clip.width, height=clip.height)
+        truths.append(path.cameras.to(torch.float64))
+        photos.append(render(scene, path.cameras[:1], supersample=2, depth=False).uint8().numpy()[0])
 
 @torch.inference_mode()
 def guided_path(eng, photo, seed, w):
