@@ -16,6 +16,9 @@ on the same held-out clips: mean rotation error against the identity's and own/o
 ``--temporal-factor 1`` (one latent frame per frame) at the same budget, it says what the stacking costs.
 With ``--size 64 --patch-size 8`` (a bank made at that size) it sees the same clips at twice the resolution
 through the same number of tokens: whether the 32x32 frames, not the tokens, hold the model back.
+With ``--input correlation`` the tokens are instead each patch's histogram of local motion between consecutive
+frames (``engine.model.correlation``), and with ``--input latents+correlation`` the two side by side: whether an explicit
+motion input reads the camera sooner than the latents alone.
 
 Training clips come from a bank rendered once (``--make-bank``: the training stream's scenes and paths,
 reference frame 0), so two arms see the same clips; the held-out clips are the probe's.
@@ -41,7 +44,10 @@ from geometry import Cameras
 from ..train.schedule import lr_factor
 from ..vae.patch import PatchVAE
 from .benchmarks import PROCEDURAL_STYLES, procedural_clips
+from ..model.correlation import displacements, video_correlation
 from .probe import score_poses
+
+INPUTS = ("latents", "correlation", "latents+correlation")
 
 
 def make_bank(clip_cfg, num_clips: int, *, seed: int = 1234) -> dict[str, torch.Tensor]:
@@ -74,13 +80,19 @@ class LatentPoseRegressor(nn.Module):
     rotations (6D) and translations of the frames it covers."""
 
     def __init__(self, *, num_frames: int, height: int, width: int, patch_size: int = 4,
-                 temporal_factor: int = 4, dim: int = 128, depth: int = 4, heads: int = 4):
+                 temporal_factor: int = 4, dim: int = 128, depth: int = 4, heads: int = 4,
+                 inputs: str = "latents"):
         super().__init__()
+        if inputs not in INPUTS:
+            raise ValueError(f"inputs must be one of {INPUTS}, got {inputs!r}")
         self.vae = PatchVAE(patch_size, temporal_factor)
         self.tf = temporal_factor
+        self.patch_size = patch_size
+        self.inputs = inputs
         self.latent_frames = 1 + (num_frames - 1) // temporal_factor
         h, w = height // patch_size, width // patch_size
-        self.embed = nn.Linear(2 * self.vae.latent_channels, dim)
+        channels = {"latents": 2 * self.vae.latent_channels, "correlation": temporal_factor * displacements(3)}
+        self.embed = nn.Linear(sum(channels[k] for k in channels if k in inputs), dim)
         self.pos = nn.Parameter(torch.randn(self.latent_frames * h * w, dim) * 0.02)
         layer = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout=0.0, batch_first=True, norm_first=True)
         self.blocks = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
@@ -89,8 +101,13 @@ class LatentPoseRegressor(nn.Module):
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         """video (B, 3, T, H, W) in [-1, 1] -> c2w (B, T, 4, 4); frame 0 is the identity."""
-        z = self.vae.encode_video(video)                                     # (B, C, T', h, w)
-        z = torch.cat([z, z - z[:, :, :1]], dim=1)                           # frame difference, as the model
+        parts = []
+        if "latents" in self.inputs:
+            z = self.vae.encode_video(video)                                 # (B, C, T', h, w)
+            parts += [z, z - z[:, :, :1]]                                    # frame difference, as the model
+        if "correlation" in self.inputs:
+            parts.append(video_correlation(video, patch=self.patch_size, temporal_factor=self.tf))
+        z = torch.cat(parts, dim=1)
         B, _, Tl, h, w = z.shape
         x = self.embed(rearrange(z, "b c t h w -> b (t h w) c")) + self.pos
         x = self.norm(self.blocks(x))
@@ -123,11 +140,12 @@ def evaluate(model: LatentPoseRegressor, clips) -> dict[str, Any]:
 
 
 def train_probe(bank: dict[str, torch.Tensor], clips, *, temporal_factor: int, steps: int, batch_size: int = 16,
-                lr: float = 1e-3, seed: int = 0, eval_every: int = 250, patch_size: int = 4) -> dict[str, Any]:
+                lr: float = 1e-3, seed: int = 0, eval_every: int = 250, patch_size: int = 4,
+                inputs: str = "latents") -> dict[str, Any]:
     torch.manual_seed(seed)
     T, H, W = bank["video"].shape[2:]
     model = LatentPoseRegressor(num_frames=T, height=H, width=W, patch_size=patch_size,
-                                temporal_factor=temporal_factor)
+                                temporal_factor=temporal_factor, inputs=inputs)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: lr_factor(k, total_steps=steps, warmup_steps=100,
                                                                        schedule="cosine", min_lr_ratio=0.1))
@@ -151,7 +169,7 @@ def train_probe(bank: dict[str, torch.Tensor], clips, *, temporal_factor: int, s
                           **{k: ev[k] for k in ("rot_err_deg", "identity_rot_err_deg", "own_other")}})
             print(json.dumps(evals[-1]), flush=True)
     final = evaluate(model, clips)
-    return {"temporal_factor": temporal_factor, "size": [H, W], "patch_size": patch_size, "steps": steps,
+    return {"inputs": inputs, "temporal_factor": temporal_factor, "size": [H, W], "patch_size": patch_size, "steps": steps,
             "batch_size": batch_size, "lr": lr, "seed": seed, "bank_clips": n,
             "parameters": sum(p.numel() for p in model.parameters()),
             "minutes": round((time.perf_counter() - t0) / 60, 2), "final": final, "evals": evals,
@@ -173,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=None, help="square frame size (default: the tiny preset's)")
     p.add_argument("--patch-size", type=int, default=4, help="PatchVAE pixels per latent pixel side")
+    p.add_argument("--input", default="latents", choices=INPUTS,
+                   help="what the tokens carry: the video latents (with frame differences), local motion histograms, or both")
     p.add_argument("--eval-clips", type=int, default=24)
     p.add_argument("--eval-first-seed", type=int, default=0, help="first held-out clip scored (the probe's: 0)")
     p.add_argument("--eval-every", type=int, default=250)
@@ -195,14 +215,14 @@ def main(argv: list[str] | None = None) -> int:
     clips = procedural_clips(clip_cfg, args.eval_clips, styles=PROCEDURAL_STYLES, first_seed=args.eval_first_seed)
     result = train_probe(bank, clips, temporal_factor=args.temporal_factor, steps=args.steps,
                          batch_size=args.batch_size, lr=args.lr, seed=args.seed, eval_every=args.eval_every,
-                         patch_size=args.patch_size)
+                         patch_size=args.patch_size, inputs=args.input)
     result["bank"] = str(args.bank)
     text = json.dumps(result, indent=1)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text + "\n")
     f = result["final"]
-    print(f"tf={args.temporal_factor}: rotation {f['rot_err_deg']:.2f} deg (identity {f['identity_rot_err_deg']:.2f}), "
+    print(f"{args.input}, tf={args.temporal_factor}: rotation {f['rot_err_deg']:.2f} deg (identity {f['identity_rot_err_deg']:.2f}), "
           f"own/other {f['own_other']:.3f}, {result['minutes']} min")
     return 0
 
