@@ -85,6 +85,12 @@ class ModelConfig:
     # Only where the cameras are given (rays clean: camera-controlled generation); the model must still
     # learn parallax, disocclusions and the rest. Initialised like xfeat_features.
     warped_reference: bool = False
+    # Local motion between consecutive frames (engine.model.correlation: per token, a histogram of where its
+    # pixels came from in the previous frame, up to 3 pixels away; nothing learnt) enters the ray tokens
+    # through its own embedding (ours; issue 10, session 21): between 32x32 frames the camera moves about half
+    # a token per frame, finer than the tokens place. Only where the clip is given (video clean: pose
+    # estimation); generation gets none. Initialised like xfeat_features.
+    motion_features: bool = False
 
     @property
     def head_dim(self) -> int:

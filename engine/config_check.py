@@ -177,7 +177,7 @@ _SWITCHED = (("blocks.0.video.cross.", "model.attention"), ("video_io.position_e
              ("video_io.difference_embedding.", "model.frame_difference"), ("null_context", "model.text_dim"),
              ("blocks.0.video.attn2.", "model.text_dim"), ("ray_io.patch_embedding.0.", "model.camera_encoding"),
              ("video_io.feature_embedding.", "model.xfeat_features"),
-             ("video_io.guide_embedding.", "model.warped_reference"))
+             ("video_io.guide_embedding.", "model.warped_reference"), ("motion_embedding.", "model.motion_features"))
 _BLOCK = re.compile(r"blocks\.(\d+)\.")
 
 

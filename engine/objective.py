@@ -136,7 +136,7 @@ def _group_loss(pipe: JointPipeline, batch: dict[str, torch.Tensor], t_video: to
     times = stream_times(t_video, t_ray, batch["num_sources"].to(batch["video"].device), M)
     noised, target, mask = noise_streams(clean, times, generator)
     features = None
-    if pipe.cfg.model.xfeat_features:       # the model keeps the clean frames' only
+    if pipe.cfg.model.xfeat_features or pipe.cfg.model.motion_features:   # the model keeps the clean frames' only
         cond_frames = JointPipeline.slot_frames(batch["video"], batch["cond_idx"])
         clip_given = bool((times["video"] >= 1).any())       # else no clip's descriptors would be used
         features = pipe.features(video=batch["video"] if clip_given else None, cond_frames=cond_frames)

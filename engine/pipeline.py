@@ -99,17 +99,25 @@ class JointPipeline(nn.Module):
 
     def features(self, *, video: torch.Tensor | None = None, cond_frames: torch.Tensor | None = None,
                  num_slots: int | None = None) -> dict[str, torch.Tensor] | None:
-        """XFeat descriptors of the clean frames on the latent grid, for the model's ``features``; None when
-        the model takes none. video: (B, 3, T, H, W) in [-1, 1] (the whole clip, when it is given);
-        cond_frames: (B, S, 3, H, W) images of the first S conditioning slots (the others, ``num_slots``
-        in all, get zeros: they are noised). Absent parts are left to the model (zeros)."""
-        if not self.cfg.model.xfeat_features:
+        """Frozen features of the clean frames on the latent grid, for the model's ``features``; None when
+        the model takes none: XFeat descriptors (``xfeat_features``) and the clip's local-motion histograms
+        (``motion_features``: "motion"). video: (B, 3, T, H, W) in [-1, 1] (the whole clip, when it is
+        given); cond_frames: (B, S, 3, H, W) images of the first S conditioning slots (the others,
+        ``num_slots`` in all, get zeros: they are noised). Absent parts are left to the model (zeros)."""
+        m = self.cfg.model
+        if not (m.xfeat_features or m.motion_features):
             return None
+        out: dict[str, torch.Tensor] = {}
+        tf = self.vae.temporal_factor
+        if m.motion_features and video is not None:
+            from .model.correlation import video_correlation
+
+            out["motion"] = video_correlation(video, patch=self.vae.spatial_factor, temporal_factor=tf)
+        if not m.xfeat_features:
+            return out
         from .model.xfeat import image_features, video_features
 
         h, w = self.image_size[0] // self.vae.spatial_factor, self.image_size[1] // self.vae.spatial_factor
-        tf = self.vae.temporal_factor
-        out: dict[str, torch.Tensor] = {}
         if video is not None:
             out["video"] = video_features(video, (h, w), tf)
         if cond_frames is not None:

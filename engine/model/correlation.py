@@ -15,6 +15,9 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+MOTION_RADIUS = 3           # pixels: the largest displacement scored (ModelConfig.motion_features)
+MOTION_TEMPERATURE = 0.1    # softmax temperature over the normalised cross-correlations
+
 
 def displacements(radius: int) -> int:
     """Number of displacement channels: (2 radius + 1)^2."""
@@ -30,8 +33,8 @@ def _descriptors(frames: torch.Tensor) -> torch.Tensor:
     return x / x.norm(dim=1, keepdim=True).clamp_min(1e-3)
 
 
-def local_correlation(current: torch.Tensor, previous: torch.Tensor, *, radius: int = 3,
-                      temperature: float = 0.1) -> torch.Tensor:
+def local_correlation(current: torch.Tensor, previous: torch.Tensor, *, radius: int = MOTION_RADIUS,
+                      temperature: float = MOTION_TEMPERATURE) -> torch.Tensor:
     """(N, 3, H, W) twice -> (N, (2r+1)^2, H, W): for each pixel of ``current``, the softmax over
     displacements d of its correlation with ``previous`` at pixel + d; channel k is d = (dx, dy) with
     dy = k // (2r+1) - r, dx = k % (2r+1) - r."""
@@ -44,8 +47,8 @@ def local_correlation(current: torch.Tensor, previous: torch.Tensor, *, radius: 
     return torch.softmax(torch.stack(scores, 1) / temperature, dim=1)
 
 
-def video_correlation(video: torch.Tensor, *, patch: int, temporal_factor: int, radius: int = 3,
-                      temperature: float = 0.1) -> torch.Tensor:
+def video_correlation(video: torch.Tensor, *, patch: int, temporal_factor: int, radius: int = MOTION_RADIUS,
+                      temperature: float = MOTION_TEMPERATURE) -> torch.Tensor:
     """video (B, 3, T, H, W), T = 1 + tf k, values in [-1, 1] -> (B, tf (2r+1)^2, 1 + k, H / patch, W / patch).
 
     Frame t >= 1 gets its correlation with frame t - 1, frame 0 with itself (no motion); the frames are then

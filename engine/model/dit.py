@@ -32,6 +32,7 @@ from ..config import ModelConfig
 from .block import JointBlock
 from .rope import grid_positions, rope_tables
 from .xfeat import DESCRIPTOR_DIM as XFEAT_DIM
+from .correlation import MOTION_RADIUS, displacements
 
 STREAMS = ("video", "rays", "cond_video", "cond_rays")
 POSITION_FREQUENCIES = 8    # sin-cos frequencies per image axis for the absolute position features
@@ -168,6 +169,12 @@ class JointDiT(nn.Module):
                                  feature_channels=self.feature_channels, guide_channels=self.guide_channels)
         self.ray_io = StreamIO(cfg, ray_channels or cfg.latent_channels, self.ray_patch,
                                mlp_embed=cfg.camera_encoding == "plucker")
+        # Local-motion histograms of every frame a latent frame covers (engine.model.correlation), into the
+        # ray tokens (ModelConfig.motion_features).
+        self.motion_channels = displacements(MOTION_RADIUS) * temporal_factor if cfg.motion_features else 0
+        if self.motion_channels:
+            self.motion_embedding = nn.Conv3d(self.motion_channels, cfg.dim, kernel_size=cfg.patch_size,
+                                              stride=cfg.patch_size)
         self.blocks = nn.ModuleList([JointBlock(cfg) for _ in range(cfg.num_layers)])
         if cfg.text_dim is not None:
             # Used when no text features are given: the model is camera-driven, not prompt-driven.
@@ -252,6 +259,19 @@ class JointDiT(nn.Module):
             out["cond_video"] = fc * (t_c.reshape(B, M) >= 1).to(fc.dtype).reshape(B, M, 1, 1, 1)
         return out
 
+    def _clean_motion(self, features: dict[str, torch.Tensor] | None, video: torch.Tensor,
+                      times: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The clip's local-motion histograms (B, Cm, F, H', W') where the clip is clean, zeros elsewhere (a
+        noised clip's motion would hand generation its answer); None for models without them."""
+        if not self.motion_channels:
+            return None
+        B, _, F_, h, w = video.shape
+        given = (features or {}).get("motion")
+        if given is None:
+            return video.new_zeros(B, self.motion_channels, F_, h, w)
+        clean = (times["video"].reshape(-1) >= 1).to(given.dtype).reshape(-1, 1, 1, 1, 1)
+        return given * clean
+
     def _given_guide(self, guide: torch.Tensor | None, video: torch.Tensor,
                      times: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """The warped-reference guide where the cameras are given (rays clean), zeros elsewhere: with noised
@@ -307,7 +327,8 @@ class JointDiT(nn.Module):
             context: (B, Lt, text_dim) text features (Wan presets); default: the learned null context.
             features: frozen descriptors of the frames (``xfeat_features`` models, ``JointPipeline.features``):
                 "video" (B, Cf, F, h, w), "cond_video" (B, M, Cf, h, w). They enter only where that
-                stream is clean (t = 1); None means no clean frames.
+                stream is clean (t = 1); None means no clean frames. ``motion_features`` models: "motion" (B, Cm, F, h, w),
+                the clip's local-motion histograms, into the ray tokens where the clip is clean.
         Returns:
             A dict with the same keys as ``streams``: predicted velocities z1 - z0, same shapes.
         """
@@ -345,6 +366,10 @@ class JointDiT(nn.Module):
                                  "check the raxel grid and raxel_downsample")
             if pos_features is not None:
                 x_r = x_r + self.ray_io.position_embedding(pos_features.to(x_r.dtype))
+            motion = self._clean_motion(features, video, times)
+            if motion is not None:
+                m = self.motion_embedding(motion.to(x_r.dtype)).flatten(2).transpose(1, 2)   # (B, n_target, D)
+                x_r = torch.cat([x_r[:, :n_target] + m, x_r[:, n_target:]], 1)
             seg_r = self._segment_times(times["rays"], times.get("cond_rays") if M else None)
             temb_r, proj_r = self._embed_times(self.ray_io, seg_r, n_target, per_slot, x_r.dtype)
 

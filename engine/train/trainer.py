@@ -64,7 +64,8 @@ TENSOR_FREE_SWITCHES = {"video_residual", "video_prior_std"}
 # Switches that add an input layer (tensor-name prefix): one may be switched on for an init checkpoint
 # without it; the layer is then zeroed, so the loaded model's output is unchanged at step 0.
 ADDED_INPUT_SWITCHES = {"xfeat_features": "video_io.feature_embedding.",
-                        "warped_reference": "video_io.guide_embedding."}
+                        "warped_reference": "video_io.guide_embedding.",
+                        "motion_features": "motion_embedding."}
 
 RUN_CONFIG = "run_config.json"
 CURVES_CSV = "curves.csv"
