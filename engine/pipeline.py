@@ -110,9 +110,13 @@ class JointPipeline(nn.Module):
         out: dict[str, torch.Tensor] = {}
         tf = self.vae.temporal_factor
         if m.motion_features and video is not None:
-            from .model.correlation import video_correlation
+            from .model.correlation import MOTION_RADIUS, displacements, video_correlation
 
-            out["motion"] = video_correlation(video, patch=self.vae.spatial_factor, temporal_factor=tf)
+            # Relative to a uniform histogram (1 = as likely as any displacement): O(1) per channel, like the
+            # latents beside it. As raw probabilities (about 0.02) a zero-initialised embedding trained with
+            # Adam barely moved in 400 steps (session 21, F1).
+            out["motion"] = video_correlation(video, patch=self.vae.spatial_factor,
+                                              temporal_factor=tf) * displacements(MOTION_RADIUS)
         if not m.xfeat_features:
             return out
         from .model.xfeat import image_features, video_features
