@@ -12,6 +12,7 @@ from engine.model.correlation import local_correlation, video_correlation
 from engine.objective import training_loss
 from engine.pipeline import JointPipeline
 from engine.train.trainer import freeze_video_side
+from procedural_batches import tiny_batch
 
 SMALL = dict(dim=32, num_heads=2, num_layers=1, ffn_dim=64)
 MOTION = 4 * 49                                  # temporal factor x displacements (radius 3)
@@ -92,14 +93,6 @@ def test_motion_starts_at_zero_and_enters_only_where_the_clip_is_clean():
         assert all(torch.allclose(a[k], none[k], atol=1e-6) for k in ("video", "rays"))
 
 
-def _batch(B: int = 2):
-    from engine.data import ProceduralClips
-    from engine.train.data import collate_examples
-
-    src = ProceduralClips(preset("tiny").clip, seed=0, supersample=1)
-    return collate_examples([src.example(i) for i in range(B)])
-
-
 def test_ray_side_training_reaches_the_motion_embedding():
     base = preset("tiny")
     cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, **SMALL, motion_features=True),
@@ -114,7 +107,7 @@ def test_ray_side_training_reaches_the_motion_embedding():
         pipe.model.motion_embedding.weight.zero_()
     frozen = freeze_video_side(pipe.model)          # train.freeze_video_stream: the embedding is ray side
     assert not any(n.startswith("motion_embedding.") for n in frozen)
-    loss, _ = training_loss(pipe, _batch(2), generator=torch.Generator().manual_seed(0), step=0)
+    loss, _ = training_loss(pipe, tiny_batch(2), generator=torch.Generator().manual_seed(0), step=0)
     loss.backward()
     grad = pipe.model.motion_embedding.weight.grad
     assert grad is not None and float(grad.abs().sum()) > 0
@@ -135,7 +128,7 @@ def test_pose_estimation_hands_the_model_the_clips_motion_and_generation_none():
         return original(streams, times, **kw)
 
     pipe.model.forward = spy
-    clip = _batch(1)["video"][0].transpose(0, 1)                          # (9, 3, 32, 32)
+    clip = tiny_batch(1)["video"][0].transpose(0, 1)                          # (9, 3, 32, 32)
     list(estimate_poses_events(pipe, clip, steps=1))
     assert seen[-1] == {"motion": (1, MOTION, 3, 8, 8)}
     c2w = torch.eye(4, dtype=torch.float64).repeat(9, 1, 1)

@@ -17,6 +17,7 @@ from engine.objective import ray_image_terms, training_loss
 from engine.pipeline import JointPipeline
 from geometry import Cameras, axis_angle_to_matrix, look_at, make_pose, procrustes_quaternion, quaternion_angle
 from geometry.recover import procrustes
+from procedural_batches import tiny_batch
 
 SMALL = dict(dim=32, num_heads=2, num_layers=1, ffn_dim=64)
 
@@ -25,15 +26,6 @@ def _cfg(**flow) -> EngineConfig:
     base = preset("tiny")
     return dataclasses.replace(base, model=dataclasses.replace(base.model, **SMALL),
                                flow=dataclasses.replace(base.flow, **flow))
-
-
-def _batch(B: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
-    from engine.data import ProceduralClips
-    from engine.train.data import collate_examples
-
-    cfg = preset("tiny")
-    src = ProceduralClips(cfg.clip, seed=seed, supersample=1)
-    return collate_examples([src.example(i) for i in range(B)])
 
 
 # ---- differentiable Procrustes -------------------------------------------------------------------
@@ -121,7 +113,7 @@ def test_per_stream_cosine_weights():
 def test_ray_terms_are_zero_for_the_truth_and_see_a_yaw_that_an_origin_shift_hides():
     cfg = _cfg(ray_centered_weight=1.0, ray_pose_weight=1.0)
     pipe = JointPipeline(cfg)
-    batch = _batch(2)
+    batch = tiny_batch(2)
     mask = torch.ones(2, dtype=torch.bool)
     clean = pipe.encode_rays(batch["rays"])
     exact = ray_image_terms(pipe, clean, batch, mask)
@@ -144,7 +136,7 @@ def test_ray_terms_are_zero_for_the_truth_and_see_a_yaw_that_an_origin_shift_hid
 def test_pose_examples_run_with_their_own_number_of_slots():
     cfg = _cfg(p_video_clean=0.5, p_ray_clean=0.3)
     pipe = JointPipeline(cfg)
-    batch = _batch(4)
+    batch = tiny_batch(4)
     seen = []
     original = pipe.model.forward
 
@@ -164,7 +156,7 @@ def test_an_untrained_model_gets_finite_gradients_from_the_pose_loss():
     cfg = _cfg(ray_pose_weight=1.0, pose_only_steps=10)
     torch.manual_seed(0)
     pipe = JointPipeline(cfg)
-    loss, logged = training_loss(pipe, _batch(2), generator=torch.Generator().manual_seed(0), step=0)
+    loss, logged = training_loss(pipe, tiny_batch(2), generator=torch.Generator().manual_seed(0), step=0)
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in pipe.model.parameters() if p.grad is not None)
 
@@ -415,7 +407,7 @@ def test_the_video_anchor_is_zero_against_itself_and_pulls_the_video_toward_the_
     cfg = _cfg(p_video_clean=0.0, p_ray_clean=0.0)       # every example supervises its video
     torch.manual_seed(0)
     pipe = JointPipeline(cfg)
-    batch = _batch(2)
+    batch = tiny_batch(2)
     plain, _ = training_loss(pipe, batch, generator=torch.Generator().manual_seed(3))
     same, logged = training_loss(pipe, batch, generator=torch.Generator().manual_seed(3),
                                  anchor=VideoAnchor(copy.deepcopy(pipe.model), 1.0))
@@ -448,8 +440,8 @@ def test_the_video_anchor_leaves_pose_examples_alone():
     calls = []
     original = teacher.forward
     teacher.forward = lambda *a, **kw: calls.append(1) or original(*a, **kw)
-    plain, _ = training_loss(pipe, _batch(2), generator=torch.Generator().manual_seed(3))
-    anchored, logged = training_loss(pipe, _batch(2), generator=torch.Generator().manual_seed(3),
+    plain, _ = training_loss(pipe, tiny_batch(2), generator=torch.Generator().manual_seed(3))
+    anchored, logged = training_loss(pipe, tiny_batch(2), generator=torch.Generator().manual_seed(3),
                                      anchor=VideoAnchor(teacher, 1.0))
     assert float(anchored.detach()) == pytest.approx(float(plain.detach()), rel=1e-6)
     assert not calls and "video_anchor" not in logged       # the teacher is not even run

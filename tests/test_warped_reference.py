@@ -16,6 +16,7 @@ from engine.model import JointDiT
 from engine.objective import training_loss
 from engine.pipeline import JointPipeline
 from geometry import Cameras, axis_angle_to_matrix, camera_ray_bundle, infinite_depth_warp, make_pose
+from procedural_batches import tiny_batch
 
 SMALL = dict(dim=32, num_heads=2, num_layers=1, ffn_dim=64)
 H = W = 48
@@ -98,14 +99,6 @@ def test_the_classical_baseline_warps_from_any_source_frame():
         warp_source_frame(photo, cams, source=2)
 
 
-def _batch(B: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
-    from engine.data import ProceduralClips
-    from engine.train.data import collate_examples
-
-    src = ProceduralClips(preset("tiny").clip, seed=seed, supersample=1)
-    return collate_examples([src.example(i) for i in range(B)])
-
-
 def test_the_guide_enters_only_where_the_cameras_are_given():
     torch.manual_seed(0)
     model = JointDiT(ModelConfig(**SMALL, frame_difference=True, warped_reference=True))
@@ -162,7 +155,7 @@ def test_the_training_batch_and_the_generation_task_warp_the_reference_into_the_
         return original(streams, times, **kw)
 
     pipe.model.forward = spy
-    batch = _batch(2)
+    batch = tiny_batch(2)
     with torch.no_grad():                        # as a trained model (the heads start at zero)
         for p in pipe.model.parameters():
             p.add_(0.05 * torch.randn_like(p))

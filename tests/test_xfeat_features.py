@@ -15,22 +15,15 @@ from engine.pipeline import JointPipeline
 
 from engine.model import JointDiT
 from engine.model.xfeat import frame_descriptors, image_features, video_features, xfeat_model
+from procedural_batches import tiny_batch
 
 SMALL = dict(dim=32, num_heads=2, num_layers=1, ffn_dim=64)
-
-
-def _batch(B: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
-    from engine.data import ProceduralClips
-    from engine.train.data import collate_examples
-
-    src = ProceduralClips(preset("tiny").clip, seed=seed, supersample=1)
-    return collate_examples([src.example(i) for i in range(B)])
 
 
 def test_descriptors_are_frozen_unit_vectors_on_the_latent_grid_and_see_the_image():
     model = xfeat_model()
     assert not any(p.requires_grad for p in model.parameters()) and not model.training
-    video = _batch(2)["video"]                                         # (2, 3, 9, 32, 32)
+    video = tiny_batch(2)["video"]                                         # (2, 3, 9, 32, 32)
     d = frame_descriptors(video[:, :, 0], (8, 8))
     assert d.shape == (2, 64, 8, 8)
     assert torch.allclose(d.norm(dim=1), torch.ones(2, 8, 8), atol=1e-4)
@@ -45,7 +38,7 @@ def test_descriptors_are_frozen_unit_vectors_on_the_latent_grid_and_see_the_imag
 
 
 def test_a_latent_frame_gets_the_descriptors_of_the_frames_it_covers():
-    video = _batch(1)["video"]
+    video = tiny_batch(1)["video"]
     f = video_features(video, (8, 8), 4)
     assert f.shape == (1, 256, 3, 8, 8)
     frames = frame_descriptors(video[0].transpose(0, 1), (8, 8))         # (9, 64, 8, 8)
@@ -112,7 +105,7 @@ def test_pose_training_reaches_the_feature_embedding_and_never_the_frozen_networ
         for name, p in pipe.model.named_parameters():
             if not name.startswith("video_io.feature_embedding."):
                 p.add_(0.05 * torch.randn_like(p))
-    loss, _ = training_loss(pipe, _batch(2), generator=torch.Generator().manual_seed(0), step=0)
+    loss, _ = training_loss(pipe, tiny_batch(2), generator=torch.Generator().manual_seed(0), step=0)
     loss.backward()
     grad = pipe.model.video_io.feature_embedding.weight.grad
     assert grad is not None and float(grad.abs().sum()) > 0
@@ -133,7 +126,7 @@ def test_the_tasks_hand_the_model_the_descriptors_of_their_clean_frames():
         return original(streams, times, **kw)
 
     pipe.model.forward = spy
-    clip = _batch(1)["video"][0].transpose(0, 1)                          # (9, 3, 32, 32)
+    clip = tiny_batch(1)["video"][0].transpose(0, 1)                          # (9, 3, 32, 32)
     list(estimate_poses_events(pipe, clip, steps=1))
     assert seen[-1] == {"video": (1, 256, 3, 8, 8), "cond_video": (1, 1, 256, 8, 8)}
     c2w = torch.eye(4, dtype=torch.float64).repeat(9, 1, 1)

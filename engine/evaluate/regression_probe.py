@@ -43,8 +43,8 @@ from geometry import Cameras
 
 from ..train.schedule import lr_factor
 from ..vae.patch import PatchVAE
+from ..model.correlation import MOTION_RADIUS, displacements, video_correlation
 from .benchmarks import PROCEDURAL_STYLES, procedural_clips
-from ..model.correlation import displacements, video_correlation
 from .probe import score_poses
 
 INPUTS = ("latents", "correlation", "latents+correlation")
@@ -91,7 +91,7 @@ class LatentPoseRegressor(nn.Module):
         self.inputs = inputs
         self.latent_frames = 1 + (num_frames - 1) // temporal_factor
         h, w = height // patch_size, width // patch_size
-        channels = {"latents": 2 * self.vae.latent_channels, "correlation": temporal_factor * displacements(3)}
+        channels = {"latents": 2 * self.vae.latent_channels, "correlation": temporal_factor * displacements(MOTION_RADIUS)}
         self.embed = nn.Linear(sum(channels[k] for k in channels if k in inputs), dim)
         self.pos = nn.Parameter(torch.randn(self.latent_frames * h * w, dim) * 0.02)
         layer = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout=0.0, batch_first=True, norm_first=True)

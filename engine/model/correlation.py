@@ -38,7 +38,11 @@ def local_correlation(current: torch.Tensor, previous: torch.Tensor, *, radius: 
     """(N, 3, H, W) twice -> (N, (2r+1)^2, H, W): for each pixel of ``current``, the softmax over
     displacements d of its correlation with ``previous`` at pixel + d; channel k is d = (dx, dy) with
     dy = k // (2r+1) - r, dx = k % (2r+1) - r."""
-    a, b = _descriptors(current), _descriptors(previous)
+    return _displacement_softmax(_descriptors(current), _descriptors(previous), radius, temperature)
+
+
+def _displacement_softmax(a: torch.Tensor, b: torch.Tensor, radius: int, temperature: float) -> torch.Tensor:
+    """``local_correlation`` of two frames' descriptors (N, 27, H, W)."""
     H, W = a.shape[-2:]
     r = radius
     b = F.pad(b, (r, r, r, r), mode="replicate")
@@ -58,10 +62,10 @@ def video_correlation(video: torch.Tensor, *, patch: int, temporal_factor: int, 
     tf = temporal_factor
     if (T - 1) % tf:
         raise ValueError(f"video_correlation: {T} frames is not 1 + {tf} k")
-    frames = video.float().transpose(1, 2)                                        # (B, T, 3, H, W)
-    previous = torch.cat([frames[:, :1], frames[:, :-1]], 1)
-    corr = local_correlation(frames.flatten(0, 1), previous.flatten(0, 1), radius=radius,
-                             temperature=temperature)
+    # Each frame's descriptors once: frame t is "current" for pair (t - 1, t) and "previous" for (t, t + 1).
+    desc = _descriptors(video.float().transpose(1, 2).flatten(0, 1)).unflatten(0, (B, T))   # (B, T, 27, H, W)
+    previous = torch.cat([desc[:, :1], desc[:, :-1]], 1)
+    corr = _displacement_softmax(desc.flatten(0, 1), previous.flatten(0, 1), radius, temperature)
     corr = F.avg_pool2d(corr, patch).unflatten(0, (B, T))                         # (B, T, D, h, w)
     grouped = torch.cat([corr[:, :1].expand(-1, tf, -1, -1, -1), corr[:, 1:]], 1)  # (B, tf (1 + k), D, h, w)
     return rearrange(grouped, "b (n s) d h w -> b (s d) n h w", s=tf)

@@ -47,12 +47,6 @@ truth = torch.stack(truth)
 ident = torch.eye(4, dtype=truth.dtype).expand_as(truth)
 
 
-def score(pred):
-    own = np.asarray(pose_metrics(pred, truth)["mean_rot_err_deg"])
-    other = np.asarray(pose_metrics(pred.roll(-1, 0), truth)["mean_rot_err_deg"])
-    return own
-
-
 answers = {f"x{k}": torch.stack(preds[k]) for k in factors}
 mean = answers[f"x{factors[0]}"].clone()
 mean[..., :3, :3] = chordal_mean(torch.stack([a[..., :3, :3] for a in answers.values()]), dim=0)
