@@ -11,7 +11,7 @@
 #          finishes its step and writes a resumable checkpoint (engine.train.trainer's stop handler).
 #
 # GPU_BURST_MOTION=1 switches on model.motion_features (the clip's local-motion histograms into the ray tokens;
-# RESULTS.md "Session 21": from scratch the model reads the camera 4-5x sooner, while a trained model given them
+# RESULTS.md "Session 21": from scratch the model reads the camera 3-5x sooner, while a trained model given them
 # late ignores them), so use it with FROM left empty:
 #   GPU_BURST_MOTION=1 bash configs/gpu-burst.sh runs/gpu-burst-motion "" 10
 #
