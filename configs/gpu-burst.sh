@@ -10,10 +10,9 @@
 # MINUTES  wall-clock budget of the training itself (default 10). At the end the trainer gets SIGINT,
 #          finishes its step and writes a resumable checkpoint (engine.train.trainer's stop handler).
 #
-# GPU_BURST_MOTION=1 switches on model.motion_features (the clip's local-motion histograms into the ray tokens;
-# RESULTS.md "Session 21": from scratch the model reads the camera 3-5x sooner, while a trained model given them
-# late ignores them), so use it with FROM left empty:
-#   GPU_BURST_MOTION=1 bash configs/gpu-burst.sh runs/gpu-burst-motion "" 10
+# The config has the shipped model's architecture, the local-motion input (model.motion_features) included,
+# so FROM may be assets/checkpoints/raxels-tiny; with FROM empty it trains that architecture from scratch
+# (RESULTS.md "Session 21": with the motion input from the start the model reads the camera 3-5x sooner).
 #
 # On a machine without CUDA it runs on the CPU with small settings (a check of the script, not training):
 #   GPU_BURST_CHECK=1 bash configs/gpu-burst.sh /tmp/burst-check "" 1
@@ -30,9 +29,6 @@ ARGS=(--set "train.output_dir=\"$OUT\"")
 if [ -n "${GPU_BURST_CHECK:-}" ]; then
   ARGS+=(--set train.batch_size=4 --set data.num_workers=1 --set train.mixed_precision='"no"'
          --set train.checkpoint_every=2 --set train.torch_threads=1)
-fi
-if [ -n "${GPU_BURST_MOTION:-}" ]; then
-  ARGS+=(--set engine.model.motion_features=true)
 fi
 if [ -d "$OUT/checkpoints" ] && [ -n "$(ls -A "$OUT/checkpoints" 2>/dev/null)" ]; then
   CMD=(-m engine train --resume "$OUT" "${ARGS[@]}")
