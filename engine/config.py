@@ -85,6 +85,12 @@ class ModelConfig:
     # Only where the cameras are given (rays clean: camera-controlled generation); the model must still
     # learn parallax, disocclusions and the rest. Initialised like xfeat_features.
     warped_reference: bool = False
+    # The warped reference's scene: None, at infinity (as above); a number, a plane at that z-depth of the
+    # reference camera, in the cameras' world units (geometry.plane_warp; ours): a prior on the scene's
+    # distance that gives the guide the parallax of a typical scene, which the warp at infinity lacks (for
+    # the procedural scenes' median first-frame depth, +1.5 dB over it: RESULTS.md, session 23). Meaningful
+    # only where cameras are in the training data's scale. Needs warped_reference.
+    guide_depth: float | None = None
     # Local motion between consecutive frames (engine.model.correlation: per token, a histogram of where its
     # pixels came from in the previous frame, up to 3 pixels away; nothing learnt) enters the ray tokens
     # through its own embedding (ours; issue 10, session 21): between 32x32 frames the camera moves about half

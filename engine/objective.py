@@ -114,7 +114,12 @@ def _reference_guide(pipe: JointPipeline, batch: dict[str, torch.Tensor]) -> tor
     b = torch.arange(batch["video"].shape[0], device=batch["video"].device)
     ref = batch["cond_idx"][:, 0]
     reference = batch["video"][b, :, ref]                                   # (B, 3, H, W)
-    return pipe.reference_warp(reference, batch["K"][b, ref], batch["c2w"][b, ref], batch["K"], batch["c2w"])
+    # The batch's poses are in ray units (clip units times "scale"); a guide on a plane (guide_depth) needs the
+    # clip's own units, as generation gives them.
+    c2w = batch["c2w"].clone()
+    if "scale" in batch:
+        c2w[..., :3, 3] = c2w[..., :3, 3] / batch["scale"].to(c2w)[:, None, None]
+    return pipe.reference_warp(reference, batch["K"][b, ref], c2w[b, ref], batch["K"], c2w)
 
 
 @dataclass

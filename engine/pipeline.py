@@ -12,11 +12,13 @@ Ray images reach the model in one of two ways (``ModelConfig.camera_encoding``):
 
 from __future__ import annotations
 
+import math
+
 import torch
 from einops import rearrange
 from torch import nn
 
-from geometry import Cameras, canonicalize, infinite_depth_warp
+from geometry import Cameras, canonicalize, plane_warp
 
 from .camera_codec import ray_images_to_videos, videos_to_ray_images
 from .config import EngineConfig
@@ -136,9 +138,9 @@ class JointPipeline(nn.Module):
 
     def reference_warp(self, reference: torch.Tensor, K_ref: torch.Tensor, c2w_ref: torch.Tensor,
                        K: torch.Tensor, c2w: torch.Tensor) -> torch.Tensor | None:
-        """The reference frame warped into every camera of a clip with the scene at infinity
-        (``geometry.warp``), and its validity mask, encoded like a clip: the model's ``guide``; None when
-        the model takes none.
+        """The reference frame warped into every camera of a clip with the scene at infinity, or on the plane
+        at ``ModelConfig.guide_depth`` (``geometry.warp``), and its validity mask, encoded like a clip: the
+        model's ``guide``; None when the model takes none.
 
         reference: (B, 3, H, W) in [-1, 1]; K_ref (B, 3, 3), c2w_ref (B, 4, 4) its camera; K (B, T, 3, 3),
         c2w (B, T, 4, 4) the clip's cameras (model-grid pixels). Returns (B, 2 C, F, h, w): the latents of the
@@ -147,8 +149,9 @@ class JointPipeline(nn.Module):
         """
         if not self.cfg.model.warped_reference:
             return None
-        filled, valid = infinite_depth_warp(reference.float(), K_ref.float(), c2w_ref.float(), K.float(),
-                                            c2w.float(), unseen="source")  # (B, T, 3, H, W), (B, T, 1, H, W)
+        depth = self.cfg.model.guide_depth or math.inf
+        filled, valid = plane_warp(reference.float(), K_ref.float(), c2w_ref.float(), K.float(), c2w.float(),
+                                   depth=depth, unseen="source")         # (B, T, 3, H, W), (B, T, 1, H, W)
         mask = (2 * valid - 1).expand_as(filled)
         z = self.encode_video(torch.cat([filled, mask]).transpose(1, 2).to(reference.dtype))
         return torch.cat(z.chunk(2), 1)

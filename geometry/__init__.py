@@ -51,7 +51,7 @@ from .metrics import (align_cameras, fit_sim3, forward_line_baseline, identity_b
                       relative_pose_errors, umeyama)
 from .recover import procrustes_quaternion, quaternion_angle, recover_cameras  # noqa: E402
 from .trajectory import PRESETS, Keyframe, interpolate, keyframes_from_cameras, random_walk  # noqa: E402
-from .warp import infinite_depth_warp  # noqa: E402
+from .warp import infinite_depth_warp, plane_warp  # noqa: E402
 from .transforms import (axis_angle_to_matrix, c2w_to_w2c, invert_pose, look_at, make_pose,  # noqa: E402
                          matrix_to_axis_angle, matrix_to_quaternion, opencv_to_opengl_c2w, opengl_to_opencv_c2w,
                          project_to_so3, chordal_mean, quaternion_multiply, quaternion_to_matrix, relative_rotation_angle_deg,
@@ -69,5 +69,5 @@ __all__ = [
     "make_pose", "invert_pose", "c2w_to_w2c", "w2c_to_c2w", "look_at", "rotation_angle",
     "relative_rotation_angle_deg", "project_to_so3", "chordal_mean", "quaternion_to_matrix", "matrix_to_quaternion",
     "quaternion_multiply", "axis_angle_to_matrix", "matrix_to_axis_angle",
-    "opengl_to_opencv_c2w", "opencv_to_opengl_c2w", "infinite_depth_warp",
+    "opengl_to_opencv_c2w", "opencv_to_opengl_c2w", "infinite_depth_warp", "plane_warp",
 ]

@@ -1,13 +1,16 @@
-"""Resampling an image into other cameras with the scene at infinity (the rotation-only warp).
+"""Resampling an image into other cameras as if the scene were one plane facing the source camera.
 
-Every pixel of a target camera looks along its ray; with the scene infinitely far, it sees what the
-source camera sees along the same world direction, whatever the cameras' centres. That is exact for
-pure rotations (and any intrinsics) and the far-field approximation otherwise: a homography per
-target camera, ``x_src ~ K_src R_src^T R_dst K_dst^{-1} x_dst``. Pixels whose direction falls behind
-the source camera or outside its image are marked invalid.
+``plane_warp``: every pixel of a target camera looks along its ray until it meets the plane z = depth of
+the source camera, and sees what the source sees there: a homography per target camera. Exact for a flat
+scene at that depth; for any scene, exact for pure rotations. ``infinite_depth_warp`` is its limit
+depth -> inf, the rotation-only warp ``x_src ~ K_src R_src^T R_dst K_dst^{-1} x_dst``, which needs no scale:
+it ignores the cameras' centres. Pixels whose point falls behind a camera or outside the source image are
+marked invalid.
 """
 
 from __future__ import annotations
+
+import math
 
 from typing import Literal
 
@@ -21,7 +24,16 @@ from .validation import check_shape
 def infinite_depth_warp(image: torch.Tensor, K_src: torch.Tensor, c2w_src: torch.Tensor,
                         K_dst: torch.Tensor, c2w_dst: torch.Tensor, *,
                         unseen: Literal["zero", "source"] = "zero") -> tuple[torch.Tensor, torch.Tensor]:
-    """The source image as each target camera would see it with the scene at infinity.
+    """The source image as each target camera would see it with the scene at infinity: ``plane_warp``
+    with ``depth=inf`` (the arguments and returns are its own)."""
+    return plane_warp(image, K_src, c2w_src, K_dst, c2w_dst, depth=math.inf, unseen=unseen)
+
+
+def plane_warp(image: torch.Tensor, K_src: torch.Tensor, c2w_src: torch.Tensor,
+               K_dst: torch.Tensor, c2w_dst: torch.Tensor, *, depth: float,
+               unseen: Literal["zero", "source"] = "zero") -> tuple[torch.Tensor, torch.Tensor]:
+    """The source image as each target camera would see it if the scene were the plane z = ``depth`` of the
+    source camera (in the cameras' world units; ``math.inf``: the scene at infinity).
 
     Args:
         image: (..., C, H, W) source image (any values; bilinear resampling).
@@ -29,9 +41,12 @@ def infinite_depth_warp(image: torch.Tensor, K_src: torch.Tensor, c2w_src: torch
         K_dst: (..., N, 3, 3) target intrinsics on the same grid; c2w_dst: (..., N, 4, 4).
         unseen: what invalid pixels show: ``"zero"``, or ``"source"``, the source image's own pixel there (the
             classical fill: where the source cannot say, assume nothing moved).
+        depth: the plane's z-depth in the source camera, > 0.
     Returns:
         warped (..., N, C, H, W) and valid (..., N, 1, H, W) in {0, 1}, image's dtype.
     """
+    if not depth > 0:
+        raise ValueError(f"plane_warp: depth must be > 0 (math.inf for the scene at infinity), got {depth}")
     if unseen not in ("zero", "source"):
         raise ValueError(f"unseen must be 'zero' or 'source', got {unseen!r}")
     check_shape(image, (None, None, None), "image")
@@ -48,9 +63,19 @@ def infinite_depth_warp(image: torch.Tensor, K_src: torch.Tensor, c2w_src: torch
     # target camera -> world -> source camera: R_src^T R_dst
     R = c2w_src[..., None, :3, :3].to(geo).transpose(-1, -2) @ c2w_dst[..., :3, :3].to(geo)   # (..., N, 3, 3)
     d = torch.einsum("...nij,...nhwj->...nhwi", R, dirs)
+    in_front = d[..., 2] > 1e-9
+    if math.isfinite(depth):
+        # The ray from the target centre c (source frame) meets z = depth at c + s d, s = (depth - c_z) / d_z;
+        # projecting divides by s, so the point's direction is d + c / s. The target must be short of the plane.
+        c = (c2w_src[..., None, :3, :3].to(geo).transpose(-1, -2)
+             @ (c2w_dst[..., :3, 3:].to(geo) - c2w_src[..., None, :3, 3:].to(geo)))[..., 0]   # (..., N, 3)
+        ahead = depth - c[..., 2]                                            # (..., N)
+        inv_s = d[..., 2] / ahead[..., None, None].clamp_min(1e-9)           # (..., N, H, W)
+        d = d + c[..., None, None, :] * inv_s[..., None]
+        in_front = in_front & (ahead[..., None, None] > 1e-9)
     p = torch.einsum("...ij,...nhwj->...nhwi", K_src.to(geo), d)
     z = p[..., 2]
-    in_front = z > 1e-9
+    in_front = in_front & (z > 1e-9)
     safe_z = torch.where(in_front, z, torch.ones_like(z))
     x, y = p[..., 0] / safe_z, p[..., 1] / safe_z
     valid = in_front & (x >= 0) & (x <= W) & (y >= 0) & (y <= H)

@@ -329,22 +329,54 @@ def test_camera_use_is_zero_for_a_denoiser_that_cannot_see_the_rays_and_not_for_
     assert blind["own_minus_other_db"] == 0.0 and blind["psnr_own"] == blind["psnr_other"]
 
 
-def test_the_probes_one_step_generation_of_a_fresh_warp_residual_model_is_the_classical_warp():
+@pytest.mark.parametrize("guide_depth", [None, 3.0])
+def test_the_probes_one_step_generation_of_a_fresh_warp_residual_model_is_the_classical_warp(guide_depth):
     # A fresh preconditioned residual model's head is zero: its one-step estimate, along any path, is the
-    # reference warped into those cameras; its samples add the prior's spread on top (more steps, less PSNR).
+    # reference warped into those cameras (at infinity, or through the plane of model.guide_depth); its samples
+    # add the prior's spread on top (more steps, less PSNR).
     from engine import Engine
     from engine.evaluate.benchmarks import procedural_clips
     from engine.evaluate.probe import probe_generation
 
     base = _cfg()
     cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, warped_reference=True, video_residual=True,
-                                                              video_prior_std=0.25))
+                                                              video_prior_std=0.25, guide_depth=guide_depth))
     torch.manual_seed(0)
     eng = Engine(JointPipeline(cfg), device=torch.device("cpu"), dtype=torch.float32, source="test")
     gen = probe_generation(eng, procedural_clips(cfg.clip, 2), steps=4)
-    assert gen["psnr_own_1step"] == pytest.approx(gen["psnr_warp_first"], abs=0.05)
+    warp = gen["psnr_warp_guide"] if guide_depth else gen["psnr_warp_first"]
+    assert ("psnr_warp_guide" in gen) == bool(guide_depth)
+    assert gen["psnr_own_1step"] == pytest.approx(warp, abs=0.05)
+    if guide_depth:   # these clips move: the plane's parallax is not the warp at infinity
+        assert abs(gen["psnr_warp_guide"] - gen["psnr_warp_first"]) > 0.2
     assert gen["psnr_other_1step"] < gen["psnr_own_1step"]
     assert gen["psnr_own"] < gen["psnr_own_1step"] - 1.0
+
+
+def test_the_training_guide_is_warped_in_the_clips_own_units():
+    # Training batches carry poses in ray units (clip units x "scale", < 1 for clips that move far); the guide
+    # on a plane must see the clip's units, as generation does, or it would be trained on another depth.
+    from engine.objective import _reference_guide
+
+    base = _cfg()
+    cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, warped_reference=True, guide_depth=3.0))
+    pipe = JointPipeline(cfg)
+    batch = tiny_batch(4)
+    moving = int(batch["c2w"][:, :, :3, 3].norm(dim=-1).amax(1).argmax())
+    assert float(batch["c2w"][moving, :, :3, 3].norm(dim=-1).max()) > 0.2
+    ref = batch["cond_idx"][:, 0]
+    expected = []
+    for i in range(4):
+        cams = Cameras(batch["c2w"][i].double(), batch["K"][i].double(), cfg.clip.width, cfg.clip.height)
+        expected.append(pipe.reference_warp_along(batch["video"][i, :, ref[i]], cams, int(ref[i]))[0])
+    scale = torch.ones(4)
+    scale[moving] = 0.1
+    shrunk = dict(batch, c2w=batch["c2w"].clone(), scale=scale)
+    shrunk["c2w"][moving, :, :3, 3] *= 0.1
+    guide = _reference_guide(pipe, shrunk)
+    assert all(torch.allclose(guide[i], expected[i], atol=1e-5) for i in range(4))
+    unscaled = _reference_guide(pipe, dict(shrunk, scale=torch.ones(4)))
+    assert not torch.allclose(unscaled[moving], expected[moving], atol=1e-3)
 
 
 def test_rotation_from_6d_gives_rotations_and_inverts_their_first_two_columns():

@@ -15,7 +15,7 @@ from engine.config import ModelConfig, preset
 from engine.model import JointDiT
 from engine.objective import training_loss
 from engine.pipeline import JointPipeline
-from geometry import Cameras, axis_angle_to_matrix, camera_ray_bundle, infinite_depth_warp, make_pose
+from geometry import Cameras, axis_angle_to_matrix, camera_ray_bundle, infinite_depth_warp, make_pose, plane_warp
 from procedural_batches import tiny_batch
 
 SMALL = dict(dim=32, num_heads=2, num_layers=1, ffn_dim=64)
@@ -57,6 +57,39 @@ def test_the_warp_shows_a_scene_at_infinity_as_each_camera_sees_it():
     # Looking backwards, nothing is seen.
     _, behind = infinite_depth_warp(_sky(src, K), K, src, K[None], _pose([0.0, np.pi, 0.0])[None])
     assert not behind.any()
+
+
+def _wall(c2w: torch.Tensor, K: torch.Tensor, depth: float) -> torch.Tensor:
+    """The image (3, H, W) of a textured wall z = depth (world frame = the source camera's at the origin)."""
+    d = camera_ray_bundle(K, H, W) @ c2w[:3, :3].T
+    s = (depth - c2w[2, 3]) / d[..., 2]
+    p = c2w[:3, 3] + s[..., None] * d
+    return torch.stack([torch.sin(2 * p[..., 0]), torch.cos(3 * p[..., 1]), torch.sin(p[..., 0] + p[..., 1])], 0)
+
+
+def test_the_plane_warp_shows_a_flat_scene_as_each_camera_sees_it():
+    src, depth = _pose([0.0, 0.0, 0.0]), 3.0
+    # Moved cameras (truck, pedestal, dolly in) that also turn: the parallax a warp at infinity misses.
+    dst = torch.stack([_pose([0.0, 0.05, 0.0], (0.5, 0.0, 0.0)), _pose([0.04, -0.03, 0.02], (-0.2, 0.3, 0.8)), src])
+    warped, valid = plane_warp(_wall(src, K, depth), K, src, K.expand(3, 3, 3), dst, depth=depth)
+    assert torch.allclose(warped[2], _wall(src, K, depth), atol=1e-12)
+    at_inf, _ = infinite_depth_warp(_wall(src, K, depth), K, src, K.expand(3, 3, 3), dst)
+    for i in range(2):
+        inside = _interior(valid[i:i + 1])[0, 0]
+        inside[:2], inside[-2:], inside[:, :2], inside[:, -2:] = False, False, False, False   # border clamping
+        assert inside.float().mean() > 0.5
+        truth = _wall(dst[i], K, depth)
+        err = (warped[i] - truth).abs()[:, inside]
+        assert float(err.max()) < 0.03, i
+        assert float((at_inf[i] - truth).abs()[:, inside].mean()) > 10 * float(err.mean()), i   # parallax matters
+    # Far planes tend to the warp at infinity; a camera past the plane sees nothing of it.
+    far, _ = plane_warp(_wall(src, K, depth), K, src, K.expand(3, 3, 3), dst, depth=1e9)
+    assert torch.allclose(far, at_inf, atol=1e-6)
+    _, past = plane_warp(_wall(src, K, depth), K, src, K[None], _pose([0.0, 0.0, 0.0], (0.0, 0.0, 3.5))[None],
+                         depth=depth)
+    assert not past.any()
+    with pytest.raises(ValueError, match="depth"):
+        plane_warp(_wall(src, K, depth), K, src, K[None], src[None], depth=0.0)
 
 
 def test_the_warp_batches_and_names_bad_shapes():
@@ -188,3 +221,10 @@ def test_the_training_batch_and_the_generation_task_warp_the_reference_into_the_
     with torch.no_grad():
         list(generate_joint_events(pipe, clip[:1], 9, [0], video_steps=1, ray_steps=1))
     assert seen[-1] is None
+
+
+def test_a_guide_plane_needs_the_guide_and_a_positive_depth():
+    base = preset("tiny")
+    for bad in (dict(guide_depth=3.0), dict(warped_reference=True, guide_depth=0.0)):
+        with pytest.raises(ValueError, match="guide_depth"):
+            JointDiT(dataclasses.replace(base.model, **SMALL, **bad))

@@ -19,6 +19,8 @@ Generation (from the first frame along a path)
     ``psnr_copy_first``  repeating the first frame (what a model that ignores the camera tends to)
     ``psnr_warp_first``  the classical answer: the first frame warped into each camera with the scene at
                          infinity (``engine.baselines.warp``; unseen pixels copied)
+    ``psnr_warp_guide``  for a model whose guide is a plane (``model.guide_depth``): the same warp through that
+                         plane, the model's own starting point and a classical answer it must be read beside
     ``psnr_own_1step`` / ``psnr_other_1step``: the same with one sampling step, i.e. the model's estimate of
                          the mean clip. A sample carries the model's uncertainty as detail that is not the
                          truth's, which PSNR counts as error (about 3 dB for a calibrated model); the mean
@@ -138,7 +140,8 @@ def score_poses(predicted: list[Cameras], clips: list[EvalClip]) -> dict[str, An
 
 def probe_generation(engine, clips: list[EvalClip], *, steps: int | None = None, seed: int = 0) -> dict[str, Any]:
     n = len(clips)
-    own, other, copy, warp, own1, other1 = [], [], [], [], [], []
+    own, other, copy, warp, own1, other1, plane = [], [], [], [], [], [], []
+    guide_depth = engine.config.model.guide_depth
     for i, clip in enumerate(clips):
         nxt = clips[(i + 1) % n].cameras
         own.append(generated_psnr(engine.generate(clip.frames[:1], clip.cameras, steps=steps, seed=seed), clip.frames))
@@ -147,12 +150,19 @@ def probe_generation(engine, clips: list[EvalClip], *, steps: int | None = None,
         other1.append(generated_psnr(engine.generate(clip.frames[:1], nxt, steps=1, seed=seed), clip.frames))
         copy.append(generated_psnr(np.repeat(clip.frames[:1], len(clip.frames), 0), clip.frames))
         warp.append(generated_psnr(warp_source_frame(clip.frames[0], clip.cameras), clip.frames))
+        if guide_depth:
+            plane.append(generated_psnr(warp_source_frame(clip.frames[0], clip.cameras, depth=guide_depth),
+                                        clip.frames))
+    extra = {}
+    if guide_depth:   # the model's guide (model.guide_depth) is itself a classical answer: read the model beside it
+        extra = {"guide_depth": guide_depth, "psnr_warp_guide": float(np.mean(plane)),
+                 "own_beats_warp_guide": int(sum(a > b for a, b in zip(own, plane)))}
     return {"clips": n, "psnr_own": float(np.mean(own)), "psnr_other": float(np.mean(other)),
             "psnr_copy_first": float(np.mean(copy)), "psnr_warp_first": float(np.mean(warp)),
             "psnr_own_1step": float(np.mean(own1)), "psnr_other_1step": float(np.mean(other1)),
             "own_beats_warp_first": int(sum(a > b for a, b in zip(own, warp))),
             "own_beats_other": int(sum(a > b for a, b in zip(own, other))),
-            "own_beats_copy_first": int(sum(a > b for a, b in zip(own, copy)))}
+            "own_beats_copy_first": int(sum(a > b for a, b in zip(own, copy))), **extra}
 
 
 def probe_joint(engine, clips: list[EvalClip], *, steps: int | None = None, pose_steps: int = 2,

@@ -152,6 +152,9 @@ class JointDiT(nn.Module):
         if cfg.video_residual and cfg.prediction != "data":
             raise ValueError("model.video_residual needs model.prediction = \"data\" (it adds the reference "
                              "latent to a predicted clean latent)")
+        if cfg.guide_depth is not None and not (cfg.warped_reference and cfg.guide_depth > 0):
+            raise ValueError(f"model.guide_depth must be a positive depth and needs model.warped_reference, got "
+                             f"{cfg.guide_depth} with warped_reference={cfg.warped_reference}")
         if cfg.video_prior_std is not None and (cfg.prediction != "data" or not cfg.video_prior_std > 0):
             raise ValueError(f"model.video_prior_std must be positive with model.prediction = \"data\", got "
                              f"{cfg.video_prior_std} with prediction {cfg.prediction!r}")

@@ -60,7 +60,7 @@ from .schedule import lr_factor
 from .state import has_training_state, load_training_state, read_state_doc, save_training_state
 
 # Model switches that change what the network computes but no tensor: an init checkpoint may differ in them.
-TENSOR_FREE_SWITCHES = {"video_residual", "video_prior_std"}
+TENSOR_FREE_SWITCHES = {"video_residual", "video_prior_std", "guide_depth"}
 # Switches that add an input layer (tensor-name prefix): one may be switched on for an init checkpoint
 # without it; the layer is then zeroed, so the loaded model's output is unchanged at step 0.
 ADDED_INPUT_SWITCHES = {"xfeat_features": "video_io.feature_embedding.",
