@@ -8,6 +8,7 @@ resized to cover the model's frame and centre-cropped; cameras come back for the
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -280,7 +281,8 @@ class Engine:
         ``method="raxels"`` is the model. ``method="warp"`` is the classical baseline a camera-following model
         has to beat (``engine.baselines.warp``): the first image, fitted to the model grid like the model's
         input, warped into every camera with the scene at infinity (exact for turns; pixels it does not see
-        keep the image's own), with the same frame count and resampling as the model's answer. It ignores
+        keep the image's own), or, for a model whose guide is a plane (``model.guide_depth``), through that
+        plane, the model's own starting point; with the same frame count and resampling as the model's answer. It ignores
         ``steps``, ``seed`` and any further images, and its "done" message says what it is.
 
         The model makes T = 1 + 4k frames. ``num_frames`` (1 + 4k) asks for T frames; None keeps N when it
@@ -322,9 +324,12 @@ class Engine:
             from .baselines.warp import warp_source_frame
 
             start = time.perf_counter()
-            frames = warp_source_frame(tensor_to_uint8(x[:1])[0], self._to_model_grid(cameras), source=src[0])
-            what = (f"classical baseline: image 1 warped into each camera from frame {src[0]} with the scene at "
-                    "infinity (unseen pixels copied), not the model")
+            depth = self.pipe.cfg.model.guide_depth
+            frames = warp_source_frame(tensor_to_uint8(x[:1])[0], self._to_model_grid(cameras), source=src[0],
+                                       depth=depth or math.inf)
+            scene = f"on a plane {depth:g} units in front" if depth else "at infinity"
+            what = (f"classical baseline: image 1 warped into each camera from frame {src[0]} with the scene "
+                    f"{scene} (unseen pixels copied), not the model")
             yield ProgressEvent("generate", "done", elapsed=time.perf_counter() - start, frames=frames,
                                 cameras=cameras, message="; ".join(m for m in (what, note) if m), result=frames)
             return

@@ -113,7 +113,8 @@ COPY_LABEL = "copying the photo"
 WARP_LABEL = "classical warp"
 GENERATION_BASELINE_NOTE = (f"*{COPY_LABEL}* repeats the input photo in every frame (it cannot follow the cameras); "
                             f"*{WARP_LABEL}* is the photo warped into each camera with the scene at infinity (exact "
-                            "for turns; what it does not see keeps the photo's pixels), the classical answer the "
+                            "for turns), or, for a model that starts from a plane at a typical depth, through that "
+                            "plane; what it does not see keeps the photo's pixels. It is the classical answer the "
                             "model starts from.")
 
 

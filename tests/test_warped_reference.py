@@ -228,3 +228,27 @@ def test_a_guide_plane_needs_the_guide_and_a_positive_depth():
     for bad in (dict(guide_depth=3.0), dict(warped_reference=True, guide_depth=0.0)):
         with pytest.raises(ValueError, match="guide_depth"):
             JointDiT(dataclasses.replace(base.model, **SMALL, **bad))
+
+
+def test_the_engines_classical_warp_is_the_models_own_starting_point():
+    # For a model whose guide is a plane, generate(method="warp") warps through that plane (and says so), so the
+    # studio shows the model beside the classical answer it starts from, not a weaker one.
+    from engine import Engine
+    from engine.media import tensor_to_uint8, load_frames
+    from geometry import look_at
+
+    base = preset("tiny")
+    cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, **SMALL, warped_reference=True,
+                                                              guide_depth=3.0))
+    eng = Engine(JointPipeline(cfg), device=torch.device("cpu"), dtype=torch.float32, source="test")
+    T, S = cfg.clip.num_frames, cfg.clip.width
+    eyes = torch.stack([torch.tensor([0.08 * i, 0.0, 0.0]) for i in range(T)]).double()     # a truck to the right
+    cams = Cameras.from_fov(look_at(eyes, eyes + torch.tensor([0.0, 0.0, 1.0]).double()), fov_y_deg=50.0,
+                            width=S, height=S)
+    photo = (np.random.default_rng(0).random((S, S, 3)) * 255).astype(np.uint8)
+    events = list(eng.generate_stream([photo], cams, method="warp"))
+    assert "plane 3 units in front" in events[0].message
+    fitted = tensor_to_uint8(load_frames([photo], S, S, name="images")[0])[0]
+    grid = eng._to_model_grid(cams)
+    assert np.array_equal(events[0].result, warp_source_frame(fitted, grid, depth=3.0))
+    assert not np.array_equal(events[0].result, warp_source_frame(fitted, grid))     # parallax, unlike infinity
