@@ -10,7 +10,7 @@
 # MINUTES  wall-clock budget of the training itself (default 10). At the end the trainer gets SIGINT,
 #          finishes its step and writes a resumable checkpoint (engine.train.trainer's stop handler).
 #
-# The config has the shipped model's architecture, the local-motion input (model.motion_features) included,
+# The config has the shipped model's architecture, the local-motion input (model.motion_features) and the guide plane included,
 # so FROM may be assets/checkpoints/raxels-tiny; with FROM empty it trains that architecture from scratch
 # (RESULTS.md "Session 21": with the motion input from the start the model reads the camera 3-5x sooner).
 #
