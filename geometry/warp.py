@@ -11,7 +11,6 @@ marked invalid.
 from __future__ import annotations
 
 import math
-
 from typing import Literal
 
 import torch

@@ -26,7 +26,7 @@ from engine.config import preset
 from engine.data import render
 from engine.evaluate.benchmarks import PROCEDURAL_STYLES, procedural_path
 from engine.evaluate.probe import generated_psnr
-from geometry import camera_ray_bundle, canonicalize, infinite_depth_warp
+from geometry import camera_ray_bundle, canonicalize, infinite_depth_warp, plane_warp
 
 
 def _fetch(src_rgb, src_depth, K_src, c2w_src, K_dst, c2w_dst, dst_depth, occlusion_tol=0.03):
@@ -53,24 +53,6 @@ def _fetch(src_rgb, src_depth, K_src, c2w_src, K_dst, c2w_dst, dst_depth, occlus
     return rgb, ok[:, None].to(rgb.dtype)
 
 
-def plane_warp(src_rgb, K_src, c2w_src, K_dst, c2w_dst, depth):
-    """The source through a plane at z-depth ``depth`` of the source camera: each target ray meets the plane."""
-    N = K_dst.shape[0]
-    H, W = src_rgb.shape[-2:]
-    dirs = camera_ray_bundle(K_dst, H, W)
-    d_world = torch.einsum("nij,nhwj->nhwi", c2w_dst[:, :3, :3], dirs)
-    o = c2w_dst[:, None, None, :3, 3].expand_as(d_world)
-    n, t0 = c2w_src[:3, 2], c2w_src[:3, 3]                                     # plane: n . (X - t0) = depth
-    denom = (d_world * n).sum(-1)
-    s = (depth - ((o - t0) * n).sum(-1)) / torch.where(denom.abs() > 1e-9, denom, torch.ones_like(denom))
-    ok = (denom > 1e-9) & (s > 0)
-    pts = o + s[..., None] * d_world
-    depth_map = torch.einsum("nij,nhwj->nhwi", c2w_dst[:, :3, :3].transpose(1, 2), pts - o)[..., 2]
-    depth_map = torch.where(ok, depth_map, torch.full_like(depth_map, float("inf")))
-    src_depth = torch.full((H, W), float("inf"), dtype=src_rgb.dtype)        # no occlusion test for a plane
-    return _fetch(src_rgb, src_depth, K_src, c2w_src, K_dst, c2w_dst, depth_map)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", type=int, default=48)
@@ -94,7 +76,7 @@ def main() -> None:
         inf, _ = infinite_depth_warp(src, K[0], c2w[0], K, c2w, unseen="source")
         fetched, seen = _fetch(src, depth[0], K[0], c2w[0], K, c2w, depth)
         oracle = seen * fetched + (1 - seen) * inf
-        planed, pseen = plane_warp(src, K[0], c2w[0], K, c2w, plane_depth)
+        planed, pseen = plane_warp(src, K[0], c2w[0], K, c2w, depth=plane_depth)
         plane = pseen * planed + (1 - pseen) * inf
 
         def u8(x):
