@@ -10,9 +10,10 @@
 # MINUTES  wall-clock budget of the training itself (default 10). At the end the trainer gets SIGINT,
 #          finishes its step and writes a resumable checkpoint (engine.train.trainer's stop handler).
 #
-# The config has the shipped model's architecture, the local-motion input (model.motion_features) and the guide plane included,
-# so FROM may be assets/checkpoints/raxels-tiny; with FROM empty it trains that architecture from scratch
-# (RESULTS.md "Session 21": with the motion input from the start the model reads the camera 3-5x sooner).
+# The config has the shipped model's architecture, the local-motion input (model.motion_features) and the guide
+# plane (model.guide_depth) included, so FROM may be assets/checkpoints/raxels-tiny; with FROM empty it trains
+# that architecture from scratch (RESULTS.md "Session 21": with the motion input from the start the model reads
+# the camera 3-5x sooner).
 #
 # On a machine without CUDA it runs on the CPU with small settings (a check of the script, not training):
 #   GPU_BURST_CHECK=1 bash configs/gpu-burst.sh /tmp/burst-check "" 1

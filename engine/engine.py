@@ -282,8 +282,8 @@ class Engine:
         has to beat (``engine.baselines.warp``): the first image, fitted to the model grid like the model's
         input, warped into every camera with the scene at infinity (exact for turns; pixels it does not see
         keep the image's own), or, for a model whose guide is a plane (``model.guide_depth``), through that
-        plane, the model's own starting point; with the same frame count and resampling as the model's answer. It ignores
-        ``steps``, ``seed`` and any further images, and its "done" message says what it is.
+        plane, the model's own starting point; with the same frame count and resampling as the model's answer.
+        It ignores ``steps``, ``seed`` and any further images, and its "done" message says what it is.
 
         The model makes T = 1 + 4k frames. ``num_frames`` (1 + 4k) asks for T frames; None keeps N when it
         is 1 + 4k and otherwise takes the nearest 1 + 4k count above N (16 -> 17: no camera of the file is

@@ -114,10 +114,13 @@ def _reference_guide(pipe: JointPipeline, batch: dict[str, torch.Tensor]) -> tor
     b = torch.arange(batch["video"].shape[0], device=batch["video"].device)
     ref = batch["cond_idx"][:, 0]
     reference = batch["video"][b, :, ref]                                   # (B, 3, H, W)
-    # The batch's poses are in ray units (clip units times "scale"); a guide on a plane (guide_depth) needs the
-    # clip's own units, as generation gives them.
-    c2w = batch["c2w"].clone()
-    if "scale" in batch:
+    c2w = batch["c2w"]
+    if pipe.cfg.model.guide_depth:
+        # The batch's poses are in ray units (clip units times "scale"); a guide on a plane needs the clip's own
+        # units, as generation gives them (at infinity the centres do not matter).
+        if "scale" not in batch:
+            raise ValueError("ModelConfig.guide_depth needs the batch's 'scale' (clip units to ray units)")
+        c2w = c2w.clone()
         c2w[..., :3, 3] = c2w[..., :3, 3] / batch["scale"].to(c2w)[:, None, None]
     return pipe.reference_warp(reference, batch["K"][b, ref], c2w[b, ref], batch["K"], c2w)
 

@@ -41,7 +41,8 @@ MIN_OWN_MINUS_OTHER_DB = 1.0
 MIN_OWN_MINUS_COPY_DB = 1.0
 # Joint generation on the same clips (session 23, cameras first, a seed per clip): the poses estimated from each
 # joint video are closer to the sample's own path than to the next sample's (coherence own/other 0.49) and than
-# a still video's are (0.60x; session 14's checkpoint: 0.54 and 0.69x). Denoising both streams together scored 1.01 and 1.05x a still video (F2).
+# a still video's are (0.60x; session 14's checkpoint: 0.54 and 0.69x). Denoising both streams together scored
+# 1.01 and 1.05x a still video (F2).
 MAX_COHERENCE_OWN_OTHER = 0.75
 MAX_COHERENCE_VS_STILL = 0.85
 
