@@ -1,8 +1,9 @@
 """The table of configs/ablations/run-recipe.sh's arms:
 
-    python configs/ablations/recipe_table.py [runs-dir] [steps]
+    python configs/ablations/recipe_table.py [runs-dir] [steps] [prefix]
 
-``steps`` reads an extended arm's probes from ``<run>/probes-<steps>/`` (an arm continued with
+``prefix`` names the arms' runs (``<runs-dir>/<prefix>-<arm>``): ``ablation-recipe`` (sessions 11-12, the
+default) or ``ablation-motion`` (session 24). ``steps`` ("-" for none) reads an extended arm's probes from ``<run>/probes-<steps>/`` (an arm continued with
 ``python -m engine train --resume <run> --set train.steps=<steps>`` and probed into that folder)."""
 
 import csv
@@ -28,18 +29,27 @@ def train_seconds(run: Path, steps: str | None):
     return "-"
 
 
-def main(root: str = "runs", steps: str | None = None) -> None:
+def earlier(run: Path) -> str:
+    """Rotation error and own/other of the arm's earlier checkpoints at 2 ray steps (``probe-<step>-2.json``)."""
+    found = sorted((int(p.name.split("-")[1]), p) for p in run.glob("probe-*-2.json"))
+    return ", ".join(f"{step}: {json.loads(p.read_text())['poses']['rot_err_deg']:.2f} / "
+                     f"{json.loads(p.read_text())['poses']['own_other']:.3f}" for step, p in found) or "-"
+
+
+def main(root: str = "runs", steps: str | None = None, prefix: str = "ablation-recipe") -> None:
+    steps = None if steps == "-" else steps
     print("| arm | rotation deg, 1 / 2 / 5 / 20 ray steps | own/other (2) | input dependence (2) | ATE (2) "
-          "| per style (2): deg (clips better than identity) | train s |")
-    print("|---|---|---|---|---|---|---|")
-    ident = None
+          "| per style (2): deg (clips better than identity) | clips lower than base (2) "
+          "| earlier steps (2): deg / own/other | train s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    ident, base = None, None
     for arm, label in ARMS.items():
-        run = Path(root) / f"ablation-recipe-{arm}"
+        run = Path(root) / f"{prefix}-{arm}"
         where = run / f"probes-{steps}" if steps else run
         probes = {s: json.loads((where / f"probe-{s}.json").read_text())["poses"]
                   for s in (1, 2, 5, 20) if (where / f"probe-{s}.json").exists()}
         if 2 not in probes:
-            print(f"| {label} | not run | | | | | |")
+            print(f"| {label} | not run | | | | | | | |")
             continue
         p = probes[2]
         ident = p["identity_rot_err_deg"]
@@ -47,10 +57,15 @@ def main(root: str = "runs", steps: str | None = None) -> None:
         styles = ", ".join(f"{k} {v['rot_err_deg']:.1f} ({v['better_than_identity']}/{v['clips']})"
                            for k, v in p["per_style"].items())
         secs = train_seconds(run, steps)
+        errs = p.get("per_clip_rot_err_deg")  # older probes lack it
+        if arm == "base":
+            base, paired = errs, "-"
+        else:
+            paired = f"{sum(e < b for e, b in zip(errs, base))}/{len(errs)}" if base and errs else "-"
         print(f"| {label} | {rots} | {p['own_other']:.3f} | {p['input_dependence']:.3f} | {p['ATE']:.3f} "
-              f"| {styles} | {secs if isinstance(secs, str) else round(secs)} |")
+              f"| {styles} | {paired} | {earlier(run)} | {secs if isinstance(secs, str) else round(secs)} |")
     if ident is not None:
-        print(f"| identity (\"never turns\") | {ident:.2f} | 1 | 0 | | | |")
+        print(f"| identity (\"never turns\") | {ident:.2f} | 1 | 0 | | | | | |")
 
 
 if __name__ == "__main__":
