@@ -3,8 +3,9 @@
     python configs/ablations/recipe_table.py [runs-dir] [steps] [prefix]
 
 ``prefix`` names the arms' runs (``<runs-dir>/<prefix>-<arm>``): ``ablation-recipe`` (sessions 11-12, the
-default) or ``ablation-motion`` (session 24). ``steps`` ("-" for none) reads an extended arm's probes from ``<run>/probes-<steps>/`` (an arm continued with
-``python -m engine train --resume <run> --set train.steps=<steps>`` and probed into that folder)."""
+default) or ``ablation-motion`` (session 24). ``steps`` ("-" for none) reads an extended arm's probes from
+``<run>/probes-<steps>/`` (an arm continued with ``python -m engine train --resume <run> --set
+train.steps=<steps>`` and probed into that folder)."""
 
 import csv
 import json
@@ -31,9 +32,8 @@ def train_seconds(run: Path, steps: str | None):
 
 def earlier(run: Path) -> str:
     """Rotation error and own/other of the arm's earlier checkpoints at 2 ray steps (``probe-<step>-2.json``)."""
-    found = sorted((int(p.name.split("-")[1]), p) for p in run.glob("probe-*-2.json"))
-    return ", ".join(f"{step}: {json.loads(p.read_text())['poses']['rot_err_deg']:.2f} / "
-                     f"{json.loads(p.read_text())['poses']['own_other']:.3f}" for step, p in found) or "-"
+    found = sorted((int(p.name.split("-")[1]), json.loads(p.read_text())["poses"]) for p in run.glob("probe-*-2.json"))
+    return ", ".join(f"{step}: {q['rot_err_deg']:.2f} / {q['own_other']:.3f}" for step, q in found) or "-"
 
 
 def main(root: str = "runs", steps: str | None = None, prefix: str = "ablation-recipe") -> None:

@@ -16,12 +16,14 @@ import numpy as np
 
 from engine.config import ClipConfig
 from engine.evaluate.joint_ceiling import start_conditioned_paths
-from engine.evaluate.probe import _rot_err, own_other_ratio
+from engine.evaluate.probe import own_other_ratio
+from geometry.metrics import pose_metrics
 
 truths, samples = start_conditioned_paths(ClipConfig(), 48, 16, first_seed=352)
 medoids = []
 for draws in samples:
-    dist = np.array([[_rot_err(a, b) if i != j else 0.0 for j, b in enumerate(draws)] for i, a in enumerate(draws)])
+    dist = np.array([[float(pose_metrics(a, b)["mean_rot_err_deg"]) if i != j else 0.0 for j, b in enumerate(draws)]
+                     for i, a in enumerate(draws)])
     medoids.append(draws[int(dist.mean(1).argmin())])
 out = {}
 for name, answer in (("single draw (the first)", [d[0] for d in samples]), ("medoid of 16", medoids)):
